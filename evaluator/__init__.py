@@ -1,0 +1,1 @@
+"""rzoo's evaluator: corrupted downstream benchmarks, robustness metrics and the results schema."""
