@@ -43,9 +43,13 @@ app = typer.Typer(
 
 
 def _register_subcommands() -> None:
-    from zoo.cli import models
+    """Every public module of this package is a noun with a ``register(app)`` function."""
+    import importlib
+    import pkgutil
 
-    models.register(app)
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}").register(app)
 
 
 _register_subcommands()

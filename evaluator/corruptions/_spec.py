@@ -1,0 +1,44 @@
+"""The contract between the corruption engine and the family modules.
+
+A family module (``noise.py``, ``blur.py``, ``weather.py``, ``digital.py``) keeps its parameter tables
+at the top and exports ``SPECS: tuple[CorruptionSpec, ...]``. A corruption function takes a batch of
+same-sized images and returns the corrupted batch:
+
+    fn(images, param, generators) -> images
+
+- ``images``: float32 tensor (N, 3, H, W), RGB, values in [0, 255], on any device.
+- ``param``: the entry of the parameter table for the requested parameter set and severity.
+- ``generators``: one CPU ``torch.Generator`` per image, already seeded by the engine. Every random
+  draw for image ``i`` comes from ``generators[i]`` on the CPU (then moves to the images' device),
+  so the output does not depend on batch composition, order or device.
+- returns float32 (N, 3, H, W) on the same device, in [0, 255] (the engine clamps and truncates to
+  uint8 the way imagecorruptions' ``np.uint8(...)`` does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from evaluator.protocol import HOLDOUT_CORRUPTIONS
+
+PARAM_SETS = ("imagenet-c", "cifar10-c")
+
+CorruptionFn = Callable[[Any, Any, Sequence[Any]], Any]  # (Tensor, param, [Generator]) -> Tensor
+
+
+@dataclass(frozen=True)
+class CorruptionSpec:
+    name: str
+    family: str
+    fn: CorruptionFn
+    params: Mapping[str, tuple[Any, ...]]  # parameter set -> one entry per severity 1..5
+    random: bool  # False: a pure function of the image (must match the reference within 1 grey level)
+
+    @property
+    def holdout(self) -> bool:
+        return self.name in HOLDOUT_CORRUPTIONS
+
+    def param(self, param_set: str, severity: int) -> Any:
+        return self.params[param_set][severity - 1]
