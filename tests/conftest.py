@@ -20,6 +20,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# The local Hugging Face Hub fixture (`local_hub`), available to every test module.
+from tests.hub_server import local_hub  # noqa: E402, F401
+
 
 @pytest.fixture
 def python_executable() -> str:
