@@ -1,0 +1,116 @@
+"""The torch backend: validation, grouping by size, seeding and uint8 quantization around the families.
+
+A family function sees float32 (N, 3, H, W) in [0, 255]; the engine turns its output back into uint8
+the way ``imagecorruptions.corrupt`` does (``np.uint8(np.clip(x, 0, 255))``: clip, then truncate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+
+from evaluator.corruptions import seeding
+from evaluator.corruptions._spec import PARAM_SETS, CorruptionSpec
+from evaluator.protocol import SEVERITIES
+from zoo.errors import InvalidInputError, unknown_name
+
+MIN_SIDE = {"imagenet-c": 32, "cifar10-c": 32}  # imagecorruptions and make_cifar_c need >= 32 px
+
+
+def get_spec(corruptions: Mapping[str, CorruptionSpec], name: str) -> CorruptionSpec:
+    if not isinstance(name, str) or name not in corruptions:
+        raise unknown_name("corruption", str(name), tuple(corruptions))
+    return corruptions[name]
+
+
+def check_severity(severity: int) -> int:
+    if isinstance(severity, bool) or not isinstance(severity, int) or severity not in SEVERITIES:
+        raise InvalidInputError(f"severity must be an integer in 1..5, got {severity!r}")
+    return severity
+
+
+def check_params(params: str) -> str:
+    if params not in PARAM_SETS:
+        raise unknown_name("parameter set", str(params), PARAM_SETS)
+    return params
+
+
+def check_size(height: int, width: int, params: str) -> None:
+    side = MIN_SIDE[params]
+    if height < side or width < side:
+        raise InvalidInputError(
+            f"images must be at least {side}x{side} px for {params}, got {height}x{width}"
+        )
+
+
+def _check_seeds(seeds: Sequence[int], n: int) -> list[int]:
+    seeds = [seeds] if isinstance(seeds, int) else list(seeds)
+    if len(seeds) != n:
+        raise InvalidInputError(f"need one seed per image: {n} images, {len(seeds)} seeds")
+    for s in seeds:
+        if isinstance(s, bool) or (
+            not isinstance(s, int) and not (isinstance(s, torch.Tensor) and s.numel() == 1)
+        ):
+            raise InvalidInputError(f"seeds must be integers, got {s!r}")
+    return [int(s) for s in seeds]
+
+
+def quantize(x: torch.Tensor) -> torch.Tensor:
+    """float [0, 255] -> uint8 by clipping and truncating, like ``np.uint8(np.clip(x, 0, 255))``."""
+    return x.clamp(0, 255).floor_().to(torch.uint8)
+
+
+def _check_batch(x: torch.Tensor) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise InvalidInputError(f"expected a uint8 tensor or a list of them, got {type(x).__name__}")
+    if x.dtype != torch.uint8:
+        raise InvalidInputError(f"expected uint8 images, got {x.dtype}")
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise InvalidInputError(f"expected a (N, 3, H, W) batch, got shape {tuple(x.shape)}")
+
+
+def run_batch(
+    spec: CorruptionSpec, x: torch.Tensor, severity: int, seeds: list[int], params: str, device
+) -> torch.Tensor:
+    """Corrupt one same-sized (N, 3, H, W) uint8 batch; returns uint8 on ``x``'s device."""
+    check_size(x.shape[2], x.shape[3], params)
+    work = x.to(device) if device is not None else x
+    out = spec.fn(
+        work.to(torch.float32).contiguous(), spec.param(params, severity), seeding.generators(seeds)
+    )
+    return quantize(out).to(x.device)
+
+
+def corrupt_batch(
+    corruptions: Mapping[str, CorruptionSpec],
+    x: torch.Tensor | Sequence[torch.Tensor],
+    name: str,
+    severity: int,
+    seeds: Sequence[int],
+    params: str = "imagenet-c",
+    device=None,
+):
+    spec = get_spec(corruptions, name)
+    check_severity(severity)
+    check_params(params)
+    if isinstance(x, torch.Tensor):
+        _check_batch(x)
+        seeds = _check_seeds(seeds, x.shape[0])
+        if x.shape[0] == 0:
+            return x.clone()
+        return run_batch(spec, x, severity, seeds, params, device)
+    images = list(x)
+    seeds = _check_seeds(seeds, len(images))
+    for img in images:
+        _check_batch(img.unsqueeze(0) if isinstance(img, torch.Tensor) and img.ndim == 3 else img)
+    groups: dict[tuple, list[int]] = {}
+    for i, img in enumerate(images):
+        groups.setdefault((tuple(img.shape), img.device), []).append(i)
+    out: list[torch.Tensor | None] = [None] * len(images)
+    for members in groups.values():
+        batch = torch.stack([images[i] for i in members])
+        result = run_batch(spec, batch, severity, [seeds[i] for i in members], params, device)
+        for j, i in enumerate(members):
+            out[i] = result[j]
+    return out

@@ -1,0 +1,96 @@
+"""Torch building blocks shared by the corruption families: per-image randomness and SciPy-style filters.
+
+Everything works on float tensors (N, C, H, W) on any device. Random draws follow the contract of
+``_spec.py``: image ``i`` draws only from ``generators[i]`` on the CPU, then the result moves to the
+images' device, so an image's corruption does not depend on its batch neighbours or the device.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+def per_image(generators: Sequence[torch.Generator], draw: Callable[[torch.Generator], torch.Tensor], device):
+    """Stack ``draw(generator)`` for every image (on the CPU) and move the batch to ``device``."""
+    return torch.stack([draw(gen) for gen in generators]).to(device, non_blocking=True)
+
+
+def randn(generators, shape: Sequence[int], device) -> torch.Tensor:
+    """Standard normal samples, one tensor of ``shape`` per image: (N, *shape)."""
+    return per_image(generators, lambda g: torch.randn(tuple(shape), generator=g), device)
+
+
+def rand(generators, shape: Sequence[int], device) -> torch.Tensor:
+    """Uniform [0, 1) samples, one tensor of ``shape`` per image: (N, *shape)."""
+    return per_image(generators, lambda g: torch.rand(tuple(shape), generator=g), device)
+
+
+def gaussian_kernel1d(sigma: float, truncate: float = 4.0, dtype=torch.float32, device=None) -> torch.Tensor:
+    """``scipy.ndimage.gaussian_filter1d``'s kernel: radius ``int(truncate * sigma + 0.5)``, sums to 1."""
+    radius = int(truncate * float(sigma) + 0.5)
+    offsets = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    weights = torch.exp(-0.5 * (offsets / float(sigma)) ** 2)
+    return (weights / weights.sum()).to(dtype=dtype, device=device)
+
+
+def _pad_index(size: int, pad: int, mode: str, device) -> torch.Tensor:
+    """Source indices of a padded axis, in SciPy's boundary modes."""
+    idx = torch.arange(-pad, size + pad, device=device)
+    if mode == "nearest":  # a a a | a b c d | d d d
+        return idx.clamp(0, size - 1)
+    if mode == "reflect":  # b a | a b c d | d c  (half-sample symmetric)
+        period = 2 * size
+        idx = idx % period
+        return torch.where(idx >= size, period - 1 - idx, idx)
+    if mode == "mirror":  # c b | a b c d | c b  (whole-sample symmetric)
+        if size == 1:
+            return torch.zeros_like(idx)
+        period = 2 * size - 2
+        idx = idx % period
+        return torch.where(idx >= size, period - idx, idx)
+    raise ValueError(f"unknown boundary mode {mode!r}")
+
+
+def pad_axis(x: torch.Tensor, pad: int, dim: int, mode: str) -> torch.Tensor:
+    """Pad one axis of ``x`` by ``pad`` on both sides with a SciPy boundary mode."""
+    if pad == 0:
+        return x
+    return x.index_select(dim, _pad_index(x.shape[dim], pad, mode, x.device))
+
+
+def convolve1d(x: torch.Tensor, kernel: torch.Tensor, dim: int, mode: str = "nearest") -> torch.Tensor:
+    """Correlate every (N, C) plane of ``x`` with a symmetric odd 1D ``kernel`` along ``dim`` (2 or 3)."""
+    n, c, h, w = x.shape
+    radius = kernel.numel() // 2
+    padded = pad_axis(x, radius, dim, mode)
+    planes = padded.reshape(n * c, 1, padded.shape[2], padded.shape[3])
+    weight = kernel.reshape(1, 1, -1, 1) if dim == 2 else kernel.reshape(1, 1, 1, -1)
+    return F.conv2d(planes, weight.to(x.dtype)).reshape(n, c, h, w)
+
+
+def gaussian_filter(
+    x: torch.Tensor, sigma: float | tuple[float, float], truncate: float = 4.0, mode: str = "nearest"
+) -> torch.Tensor:
+    """``scipy.ndimage.gaussian_filter`` over the two spatial axes of (N, C, H, W) (sigma 0: no blur).
+
+    ``skimage.filters.gaussian(..., channel_axis=-1)`` is this with ``mode="nearest"``, truncate 4.
+    """
+    sigma_h, sigma_w = (sigma, sigma) if isinstance(sigma, int | float) else sigma
+    out = x
+    for dim, sd in ((2, sigma_h), (3, sigma_w)):
+        if sd > 0:
+            out = convolve1d(out, gaussian_kernel1d(sd, truncate, x.dtype, x.device), dim, mode)
+    return out
+
+
+def pixel_to_grid(coord: torch.Tensor, size: int) -> torch.Tensor:
+    """Pixel coordinates -> ``grid_sample``'s normalized coordinates (``align_corners=False``)."""
+    return (2.0 * coord + 1.0) / size - 1.0
+
+
+def next_power_of_two(n: int) -> int:
+    return 1 if n <= 1 else 1 << math.ceil(math.log2(n))

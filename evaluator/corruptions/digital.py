@@ -1,0 +1,210 @@
+"""Digital corruptions: contrast, elastic_transform, pixelate, jpeg_compression, saturate.
+
+- contrast: ``(x - mean) * c + mean`` with the per-channel mean of the picture.
+- elastic_transform: resample the picture along a smooth random displacement field (bilinear, SciPy
+  ``reflect`` border). imagenet-c (imagecorruptions): uniform noise of +-0.5 % of the height, blurred with
+  sigma = 1 % of each side (truncate 3), times ``alpha``. cifar10-c (make_cifar_c): first a random affine
+  warp (the three control points jittered by up to ``affine`` px, OpenCV ``BORDER_REFLECT_101``), then uniform
+  noise in [-1, 1] blurred with ``sigma`` px, times ``alpha`` px.
+- pixelate: PIL ``BOX`` downscale by ``c`` (two passes rounded to uint8, as PIL does), ``NEAREST`` upscale.
+- jpeg_compression: libjpeg (torchvision.io) encode at ``quality``, decode.
+- saturate: HSV saturation ``s -> clip(s * a + b, 0, 1)`` (skimage's rgb2hsv/hsv2rgb, in closed form).
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from evaluator.corruptions import _ops
+from evaluator.corruptions._spec import CorruptionSpec
+
+# torchvision 0.29 deprecates torchvision.io's JPEG codec in favour of torchcodec (not installable here);
+# it is still libjpeg-turbo, the same codec PIL uses.
+warnings.filterwarnings(
+    "ignore", message="The image decoding and encoding capabilities", category=DeprecationWarning
+)
+
+
+@dataclass(frozen=True)
+class Elastic:
+    """One severity of elastic_transform."""
+
+    alpha: float  # gain of the smoothed displacement field
+    sigma: float  # smoothing sigma: px, or a fraction of each side when ``relative``
+    amplitude: float  # the uniform noise is in [-amplitude, amplitude]: px, or a fraction of the height
+    affine: float = 0.0  # max jitter (px) of the random affine warp's control points; 0: no affine warp
+    relative: bool = False
+
+
+_CIFAR = 32  # make_cifar_c expresses its elastic parameters as multiples of the 32 px side
+
+# Parameter tables, severities 1..5.
+CONTRAST = {"imagenet-c": (0.4, 0.3, 0.2, 0.1, 0.05), "cifar10-c": (0.75, 0.5, 0.4, 0.3, 0.15)}
+ELASTIC = {
+    "imagenet-c": tuple(
+        Elastic(alpha=250 * a, sigma=0.01, amplitude=0.005, relative=True)
+        for a in (0.05, 0.065, 0.085, 0.1, 0.12)
+    ),
+    "cifar10-c": tuple(
+        Elastic(alpha=_CIFAR * a, sigma=_CIFAR * s, amplitude=1.0, affine=_CIFAR * f)
+        for a, s, f in (
+            (0, 0, 0.08),
+            (0.05, 0.2, 0.07),
+            (0.08, 0.06, 0.06),
+            (0.1, 0.04, 0.05),
+            (0.1, 0.03, 0.03),
+        )
+    ),
+}
+PIXELATE = {"imagenet-c": (0.6, 0.5, 0.4, 0.3, 0.25), "cifar10-c": (0.95, 0.9, 0.85, 0.75, 0.65)}
+JPEG_QUALITY = {"imagenet-c": (25, 18, 15, 10, 7), "cifar10-c": (80, 65, 58, 50, 40)}
+SATURATE = {
+    "imagenet-c": ((0.3, 0), (0.1, 0), (2, 0), (5, 0.1), (20, 0.2)),
+    "cifar10-c": ((0.3, 0), (0.1, 0), (1.5, 0), (2, 0.1), (2.5, 0.2)),
+}
+
+
+def contrast(images: torch.Tensor, c: float, generators) -> torch.Tensor:
+    x = images / 255.0
+    means = x.mean(dim=(2, 3), keepdim=True, dtype=torch.float64).to(x.dtype)
+    return ((x - means) * c + means).clamp_(0, 1).mul_(255)
+
+
+def saturate(images: torch.Tensor, param: tuple[float, float], generators) -> torch.Tensor:
+    # In HSV with only S changing, every channel moves along the line from the max channel: with
+    # v = max, delta = max - min, s = delta / v and s' the new saturation, hsv2rgb(h, s', v) is
+    # c' = v - (s' / s) * (v - c) = v - s' * v * (v - c) / delta. Grey pixels (delta = 0) have hue 0 (red):
+    # (v, v (1 - s'), v (1 - s')).
+    gain, offset = param
+    x = images / 255.0
+    v = x.amax(dim=1, keepdim=True)
+    delta = v - x.amin(dim=1, keepdim=True)
+    s = torch.where(v > 0, delta / v.clamp_min(1e-12), torch.zeros_like(v))
+    s_new = (s * gain + offset).clamp_(0, 1)
+    coloured = v - s_new * v * (v - x) / delta.clamp_min(1e-12)
+    red_tint = v * (1 - s_new)
+    grey = torch.cat([v, red_tint, red_tint], dim=1)
+    out = torch.where(delta > 0, coloured, grey)
+    return out.clamp_(0, 1).mul_(255)
+
+
+@functools.lru_cache(maxsize=64)
+def _box_weights(in_size: int, out_size: int) -> torch.Tensor:
+    """PIL's BOX resampling matrix (out_size, in_size): an input pixel belongs to output pixel ``o`` when
+    its centre lies in ((o + 0.5) * scale - scale / 2, ... + scale / 2]; rows average their members."""
+    scale = in_size / out_size
+    support = 0.5 * max(scale, 1.0)
+    weights = torch.zeros(out_size, in_size, dtype=torch.float64)
+    for o in range(out_size):
+        center = (o + 0.5) * scale
+        lo = max(int(center - support + 0.5), 0)
+        hi = min(int(center + support + 0.5), in_size)
+        for i in range(lo, hi):
+            t = (i - center + 0.5) / max(scale, 1.0)
+            if -0.5 < t <= 0.5:
+                weights[o, i] = 1.0
+        weights[o] /= weights[o].sum()
+    return weights
+
+
+def _nearest_index(in_size: int, out_size: int, device) -> torch.Tensor:
+    """PIL's NEAREST resize: output pixel ``o`` takes input ``floor((o + 0.5) * in / out)``."""
+    return (
+        ((torch.arange(out_size, dtype=torch.float64) + 0.5) * (in_size / out_size)).floor().long().to(device)
+    )
+
+
+def pixelate(images: torch.Tensor, c: float, generators) -> torch.Tensor:
+    h, w = images.shape[-2:]
+    small_h, small_w = int(h * c), int(w * c)
+    x = images.round()
+    horizontal = _box_weights(w, small_w).to(images.device, images.dtype)
+    vertical = _box_weights(h, small_h).to(images.device, images.dtype)
+    # PIL resamples horizontally, rounds to uint8, then vertically and rounds again
+    x = torch.floor(x @ horizontal.T + 0.5).clamp_(0, 255)
+    x = torch.floor(vertical @ x + 0.5).clamp_(0, 255)
+    x = x.index_select(2, _nearest_index(small_h, h, images.device))
+    return x.index_select(3, _nearest_index(small_w, w, images.device))
+
+
+def jpeg_compression(images: torch.Tensor, quality: int, generators) -> torch.Tensor:
+    from torchvision.io import decode_jpeg, encode_jpeg
+
+    pictures = images.round().clamp_(0, 255).to(torch.uint8)
+    if pictures.device.type != "cuda":
+        pictures = pictures.cpu()
+    with warnings.catch_warnings():
+        # torchvision 0.29 deprecates its JPEG codec for torchcodec (not installable here); it is the
+        # same libjpeg-turbo that PIL uses.
+        warnings.filterwarnings("ignore", "The image decoding and encoding", DeprecationWarning)
+        encoded = encode_jpeg(list(pictures), quality=int(quality))
+        decoded = decode_jpeg(encoded, device=pictures.device)
+    return torch.stack(decoded).to(images.device, torch.float32)
+
+
+def _affine_matrices(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+    """OpenCV ``getAffineTransform`` for a batch: (N, 3, 2) point pairs -> (N, 2, 3) maps src -> dst."""
+    ones = torch.ones(*src.shape[:-1], 1, dtype=src.dtype)
+    a = torch.cat([src, ones], dim=-1)  # (N, 3, 3)
+    return torch.linalg.solve(a, dst).transpose(1, 2)
+
+
+def _random_affine(images: torch.Tensor, jitter: float, generators) -> torch.Tensor:
+    """make_cifar_c's affine step: jitter three control points, ``cv2.warpAffine`` (bilinear, REFLECT_101)."""
+    n, _, h, w = images.shape
+    centre = torch.tensor([h // 2, w // 2], dtype=torch.float64)  # (as make_cifar_c: row/col used as x/y)
+    square = min(h, w) // 3
+    src = torch.stack(
+        [centre + square, torch.stack([centre[0] + square, centre[1] - square]), centre - square]
+    )
+    src = src.expand(n, 3, 2)
+    noise = torch.stack([torch.rand(3, 2, generator=g, dtype=torch.float64) for g in generators])
+    dst = src + (noise * 2 - 1) * jitter
+    forward = _affine_matrices(src, dst)
+    full = torch.cat([forward, torch.tensor([[[0.0, 0.0, 1.0]]], dtype=torch.float64).expand(n, 1, 3)], dim=1)
+    inverse = torch.linalg.inv(full)[:, :2]  # dst pixel -> src pixel
+    ys, xs = torch.meshgrid(
+        torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij"
+    )
+    pix = torch.stack([xs, ys, torch.ones_like(xs)], dim=-1).reshape(-1, 3)  # (HW, 3)
+    src_xy = torch.einsum("nij,pj->npi", inverse, pix).reshape(n, h, w, 2)
+    # BORDER_REFLECT_101 is grid_sample's "reflection" with align_corners=True
+    grid = torch.stack([src_xy[..., 0] / max(w - 1, 1), src_xy[..., 1] / max(h - 1, 1)], dim=-1) * 2 - 1
+    grid = grid.to(images.device, images.dtype)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=True)
+
+
+def elastic_transform(images: torch.Tensor, p: Elastic, generators) -> torch.Tensor:
+    h, w = images.shape[-2:]
+    x = images / 255.0
+    if p.affine > 0:
+        x = _random_affine(x, p.affine, generators)
+    if p.alpha == 0:
+        return x.clamp_(0, 1).mul_(255)
+    amplitude = p.amplitude * h if p.relative else p.amplitude
+    sigma = (p.sigma * h, p.sigma * w) if p.relative else (p.sigma, p.sigma)
+    noise = (
+        _ops.rand(generators, (2, h, w), images.device) * (2 * amplitude) - amplitude
+    )  # (N, 2, H, W): dx, dy
+    field = _ops.gaussian_filter(noise, sigma, truncate=3.0, mode="reflect") * p.alpha
+    ys = torch.arange(h, device=images.device, dtype=images.dtype)[:, None]
+    xs = torch.arange(w, device=images.device, dtype=images.dtype)[None, :]
+    grid = torch.stack(
+        [_ops.pixel_to_grid(xs + field[:, 0], w), _ops.pixel_to_grid(ys + field[:, 1], h)], dim=-1
+    )  # (N, H, W, 2) as (x, y); align_corners=False + reflection = SciPy's half-sample "reflect"
+    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    return out.clamp_(0, 1).mul_(255)
+
+
+SPECS = (
+    CorruptionSpec("contrast", "digital", contrast, CONTRAST, random=False),
+    CorruptionSpec("elastic_transform", "digital", elastic_transform, ELASTIC, random=True),
+    CorruptionSpec("pixelate", "digital", pixelate, PIXELATE, random=False),
+    CorruptionSpec("jpeg_compression", "digital", jpeg_compression, JPEG_QUALITY, random=False),
+    CorruptionSpec("saturate", "digital", saturate, SATURATE, random=False),
+)

@@ -1,0 +1,162 @@
+"""The corruption engine's API: registry, validation, quantization, seeding and determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from evaluator.corruptions import CORRUPTIONS, PARAM_SETS, corrupt, corrupt_batch, image_seed
+from evaluator.corruptions._engine import quantize
+from evaluator.corruptions.seeding import numpy_seed
+from evaluator.protocol import ALL_CORRUPTIONS, FAMILY_OF
+from zoo.errors import InvalidInputError, RzooError, UnknownNameError
+
+NAMES = list(CORRUPTIONS)
+RANDOM = [n for n in NAMES if CORRUPTIONS[n].random]
+DETERMINISTIC = [n for n in NAMES if not CORRUPTIONS[n].random]
+
+
+def _photo(size: int = 48, seed: int = 0) -> np.ndarray:
+    """A small natural picture: a crop of skimage's astronaut (real texture, real colours)."""
+    from skimage import data
+
+    img = data.astronaut()
+    top = 60 + 17 * seed
+    return np.ascontiguousarray(img[top : top + 4 * size : 4, 150 : 150 + 4 * size : 4])
+
+
+def _batch(n: int, size: int = 48) -> torch.Tensor:
+    return torch.stack([torch.from_numpy(_photo(size, i)).permute(2, 0, 1) for i in range(n)])
+
+
+def test_registry_follows_the_protocol():
+    assert [n for n in ALL_CORRUPTIONS if n in CORRUPTIONS] == NAMES  # protocol order, known names only
+    assert {"gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise"} <= set(NAMES)
+    assert {"contrast", "elastic_transform", "pixelate", "jpeg_compression", "saturate"} <= set(NAMES)
+    for name, spec in CORRUPTIONS.items():
+        assert spec.family == FAMILY_OF[name]
+        assert set(spec.params) == set(PARAM_SETS)
+        assert all(len(table) == 5 for table in spec.params.values())
+    assert CORRUPTIONS["speckle_noise"].holdout and not CORRUPTIONS["contrast"].holdout
+
+
+def test_quantize_clips_then_truncates_like_numpy_uint8():
+    x = torch.tensor([254.999, -3.0, 300.0, 1.5, 0.999, 128.0])
+    assert quantize(x).tolist() == [254, 0, 255, 1, 0, 128]
+    assert quantize(x).tolist() == np.uint8(np.clip(x.numpy(), 0, 255)).tolist()
+
+
+def test_image_seed_is_a_pinned_stable_hash():
+    # Pinned values: changing the scheme silently would change every published benchmark number.
+    assert image_seed(0, 0, "fog", 3) == 8190587863912889877
+    assert image_seed(2022, "COCO_000000139", "glass_blur", 5) == 5801264895449824550
+    seeds = {
+        image_seed(b, i, c, s) for b in (0, 1) for i in (0, 1, "0") for c in ("fog", "snow") for s in (1, 2)
+    }
+    assert len(seeds) == 16  # 2 seeds x 2 ids (int 0 and str "0" are the same id) x 2 x 2
+    assert all(0 <= s < 2**63 for s in seeds)
+    assert numpy_seed(7) == 7 and 0 <= numpy_seed(image_seed(0, 0, "fog", 3)) < 2**32
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_seed_same_output_whatever_the_batch(name):
+    x = _batch(3)
+    seeds = [11, 12, 13]
+    full = corrupt_batch(x, name, 3, seeds)
+    assert full.dtype == torch.uint8 and full.shape == x.shape
+    assert torch.equal(full, corrupt_batch(x, name, 3, seeds))  # repeatable
+    reordered = corrupt_batch(x[[2, 0]], name, 3, [13, 11])  # other order, other neighbours
+    assert torch.equal(reordered[0], full[2]) and torch.equal(reordered[1], full[0])
+    alone = corrupt(x[1].permute(1, 2, 0).numpy(), name, 3, seed=12)
+    assert np.array_equal(alone, full[1].permute(1, 2, 0).numpy())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_different_sizes_in_one_call_match_one_by_one(name):
+    pictures = [torch.from_numpy(_photo(s, i)).permute(2, 0, 1) for i, s in enumerate((32, 40, 32))]
+    pictures[1] = pictures[1][:, :, :36]  # non-square too
+    out = corrupt_batch(pictures, name, 2, [5, 6, 7])
+    assert [tuple(o.shape) for o in out] == [tuple(p.shape) for p in pictures]
+    for picture, seed, got in zip(pictures, (5, 6, 7), out, strict=True):
+        assert torch.equal(got, corrupt_batch(picture[None], name, 2, [seed])[0])
+
+
+@pytest.mark.parametrize("name", RANDOM)
+def test_random_corruptions_change_with_the_seed(name):
+    img = _photo()
+    assert not np.array_equal(corrupt(img, name, 3, seed=1), corrupt(img, name, 3, seed=2))
+
+
+@pytest.mark.parametrize("name", DETERMINISTIC)
+def test_deterministic_corruptions_ignore_the_seed(name):
+    img = _photo()
+    out = corrupt(img, name, 3, seed=1)
+    assert np.array_equal(out, corrupt(img, name, 3, seed=2))
+    assert not np.array_equal(out, img)
+
+
+def test_severity_grows_the_damage():
+    img = _photo(64)
+    for name in NAMES:
+        if name == "saturate":  # not monotone by design (desaturate at 1-2, saturate at 3-5)
+            continue
+        errors = [np.abs(corrupt(img, name, s, seed=0).astype(float) - img).mean() for s in (1, 5)]
+        assert errors[1] > errors[0], name
+
+
+def test_greyscale_and_rgba_are_converted_to_rgb():
+    rgb = _photo()
+    grey = rgb[..., 1].copy()
+    out = corrupt(grey, "contrast", 2)
+    assert out.shape == (*grey.shape, 3)
+    assert np.array_equal(out, corrupt(np.repeat(grey[..., None], 3, axis=2), "contrast", 2))
+    rgba = np.concatenate([rgb, np.full_like(rgb[..., :1], 7)], axis=2)
+    assert np.array_equal(
+        corrupt(rgba, "gaussian_noise", 2, seed=3), corrupt(rgb, "gaussian_noise", 2, seed=3)
+    )
+
+
+def test_reference_backend_is_seeded_per_picture_and_leaves_the_global_rng_alone():
+    img = _photo()
+    np.random.seed(123)
+    expected_next = np.random.rand()
+    np.random.seed(123)
+    a = corrupt(img, "gaussian_noise", 2, seed=4, backend="reference")
+    assert np.random.rand() == expected_next  # the caller's RNG stream is untouched
+    assert np.array_equal(a, corrupt(img, "gaussian_noise", 2, seed=4, backend="reference"))
+    assert not np.array_equal(a, corrupt(img, "gaussian_noise", 2, seed=5, backend="reference"))
+    b = corrupt(img, "impulse_noise", 2, seed=4, backend="reference")  # takes its own seed= argument
+    assert np.array_equal(b, corrupt(img, "impulse_noise", 2, seed=4, backend="reference"))
+    c = corrupt(img[:32, :32].copy(), "elastic_transform", 3, seed=4, params="cifar10-c", backend="reference")
+    assert c.shape == (32, 32, 3) and c.dtype == np.uint8
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: corrupt(_photo(), "gausian_noise", 3), UnknownNameError, "did you mean 'gaussian_noise'"),
+        (lambda: corrupt(_photo(), "contrast", 0), InvalidInputError, "severity must be an integer in 1..5"),
+        (lambda: corrupt(_photo(), "contrast", 6), InvalidInputError, "got 6"),
+        (lambda: corrupt(_photo(), "contrast", "3"), InvalidInputError, "severity"),
+        (
+            lambda: corrupt(_photo()[:31], "contrast", 3),
+            InvalidInputError,
+            "at least 32x32 px for imagenet-c",
+        ),
+        (lambda: corrupt(_photo().astype(np.float32), "contrast", 3), InvalidInputError, "uint8"),
+        (lambda: corrupt(_photo()[..., :2], "contrast", 3), InvalidInputError, "shape"),
+        (lambda: corrupt([[1, 2]], "contrast", 3), InvalidInputError, "numpy array"),
+        (lambda: corrupt(_photo(), "contrast", 3, params="imagenet"), UnknownNameError, "parameter set"),
+        (lambda: corrupt(_photo(), "contrast", 3, backend="numpy"), UnknownNameError, "backend"),
+        (lambda: corrupt(_photo(), "fogg", 3, backend="reference"), UnknownNameError, "did you mean 'fog'"),
+        (lambda: corrupt_batch(_batch(2), "contrast", 3, [1]), InvalidInputError, "one seed per image"),
+        (lambda: corrupt_batch(_batch(2).float(), "contrast", 3, [1, 2]), InvalidInputError, "uint8"),
+        (lambda: corrupt_batch(_batch(2)[:, :1], "contrast", 3, [1, 2]), InvalidInputError, "(N, 3, H, W)"),
+    ],
+)
+def test_bad_input_is_one_clear_rzoo_error(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert isinstance(info.value, RzooError)
+    assert message in str(info.value) and "\n" not in str(info.value)
