@@ -1,0 +1,106 @@
+"""Server-rendered pages (Jinja2 with autoescaping on; inline CSS/JS, no CDN)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from evaluator.protocol import FAMILIES
+from evaluator.results import METRIC_LABELS, TASKS
+from evaluator.server import charts
+from evaluator.server import leaderboard as lb
+from evaluator.server.models import Submission
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def make_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,  # every {{ value }} is HTML-escaped; user text is never marked safe
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["pct"] = lambda v, digits=1: "—" if v is None else f"{100 * v:.{digits}f}"
+    env.filters["sortval"] = lambda v: "" if v is None else repr(float(v))
+    return env
+
+
+def add_web_routes(app: FastAPI) -> None:
+    env = make_environment()
+
+    def render(name: str, **context) -> HTMLResponse:
+        return HTMLResponse(env.get_template(name).render(tasks=TASKS, **context))
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index(request: Request) -> HTMLResponse:
+        with Session(request.app.state.engine) as s:
+            counts = dict(
+                s.execute(
+                    select(Submission.task, func.count())
+                    .where(Submission.status == "done")
+                    .group_by(Submission.task)
+                ).all()
+            )
+        return render("index.html.j2", counts=counts)
+
+    @app.get("/leaderboard/{task}", response_class=HTMLResponse, include_in_schema=False)
+    def leaderboard_page(task: str, request: Request) -> HTMLResponse:
+        from evaluator.server.app import check_task, leaderboard_entries
+
+        check_task(task)
+        with Session(request.app.state.engine) as s:
+            rows = leaderboard_entries(s, task)
+        return render(
+            "leaderboard.html.j2",
+            task=task,
+            rows=rows,
+            reported=lb.reported_rows(task),
+            families=tuple(FAMILIES),
+            show_mce=task == "imagenet-c",
+        )
+
+    @app.get("/submissions/{submission_id}", response_class=HTMLResponse, include_in_schema=False)
+    def submission_page(submission_id: int, request: Request) -> HTMLResponse:
+        with Session(request.app.state.engine) as s:
+            sub = s.get(Submission, submission_id)
+            if sub is None:
+                raise HTTPException(404, f"no submission {submission_id}")
+            doc = sub.result.document if sub.result is not None and sub.status == "done" else None
+            context = {
+                "sub": sub,
+                "submitted_by": sub.user.name,
+                "model_card_url": lb.model_card_url(sub.hub_repo),
+                "paper_url": lb.safe_http_url(sub.paper_url),
+                "doc": doc,
+                "heatmap": None,
+                "curves": None,
+                "holdout_heatmap": None,
+                "metric_label": None,
+                "metric": None,
+                "families": None,
+            }
+            if doc is not None:
+                metric = doc["metrics"][doc["primary_metric"]]
+                table = _int_keys(metric.get("corrupted", {}))
+                context.update(
+                    metric=metric,
+                    metric_label=METRIC_LABELS.get(doc["primary_metric"], doc["primary_metric"]),
+                    heatmap=charts.heatmap(table) if table else None,
+                    curves=charts.severity_curves(table, metric.get("clean")) if table else None,
+                    families=lb.family_means(metric.get("per_corruption", {})),
+                )
+                holdout = metric.get("holdout")
+                if holdout and holdout.get("corrupted"):
+                    context["holdout_heatmap"] = charts.heatmap(_int_keys(holdout["corrupted"]))
+            return render("submission.html.j2", **context)
+
+
+def _int_keys(table: dict) -> dict[str, dict[int, float]]:
+    return {c: {int(s): float(v) for s, v in by.items()} for c, by in table.items()}

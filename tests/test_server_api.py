@@ -1,0 +1,316 @@
+"""The evaluation server's HTTP API on SQLite: submissions, refusals, auth, dedup, leaderboards."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import struct
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
+
+from evaluator.server import ServerConfig, create_app
+from evaluator.server.models import Base, Job, Submission
+from evaluator.server.store import stored_files
+from tests.server_helpers import finish_submission, make_token, result_document, safetensors_bytes
+
+
+@pytest.fixture
+def server(tmp_path):
+    config = ServerConfig(home=tmp_path / "home", max_upload_bytes=64 * 1024, rate_limit_per_minute=1000)
+    app = create_app(config)
+    client = TestClient(app)
+    alice = make_token(app.state.engine, "alice")
+    bob = make_token(app.state.engine, "bob")
+    admin = make_token(app.state.engine, "root", admin=True)
+    return {
+        "app": app,
+        "client": client,
+        "config": config,
+        "engine": app.state.engine,
+        "alice": {"Authorization": f"Bearer {alice}"},
+        "bob": {"Authorization": f"Bearer {bob}"},
+        "admin": {"Authorization": f"Bearer {admin}"},
+    }
+
+
+def upload(server, who, data: bytes, name="model.safetensors", **fields):
+    form = {"task": "cifar10-c", "arch": "resnet18", **fields}
+    return server["client"].post(
+        "/api/submissions", data=form, files={"file": (name, data)}, headers=server[who] if who else {}
+    )
+
+
+def nothing_stored(server) -> bool:
+    store = server["config"].store_dir
+    with Session(server["engine"]) as s:
+        no_rows = s.scalar(select(Submission.id)) is None and s.scalar(select(Job.id)) is None
+    leftovers = list((store / "tmp").iterdir()) if (store / "tmp").exists() else []
+    return no_rows and not stored_files(store) and not leftovers
+
+
+def test_upload_is_content_addressed_queued_and_deduplicated(server):
+    data = safetensors_bytes()
+    first = upload(server, "alice", data, model_name="tiny")
+    assert first.status_code == 201, first.text
+    body = first.json()
+    import hashlib
+
+    digest = hashlib.sha256(data).hexdigest()
+    assert body["weights_sha256"] == digest and body["status"] == "queued" and not body["duplicate"]
+    stored = stored_files(server["config"].store_dir)
+    assert [p.name for p in stored] == [f"{digest}.safetensors"]
+    assert stored[0].read_bytes() == data
+
+    # the same bytes under another name and user: deduplicated; another task: a new submission
+    again = upload(server, "bob", data, name="other.safetensors")
+    assert again.status_code == 200 and again.json()["duplicate"] and again.json()["id"] == body["id"]
+    other_task = upload(server, "bob", data, task="imagenet-c")
+    assert other_task.status_code == 201 and other_task.json()["id"] != body["id"]
+    with Session(server["engine"]) as s:
+        jobs = s.scalars(select(Job)).all()
+        assert len(jobs) == 2 and {j.status for j in jobs} == {"queued"}
+        assert jobs[0].payload["checkpoint"] == str(stored[0]) and jobs[0].payload["arch"] == "resnet18"
+
+
+def test_hub_submission_names_repo_and_links_model_card(server):
+    r = server["client"].post(
+        "/api/submissions",
+        data={"task": "cifar10-c", "hub_repo": "rzoo/resnet50.augmix_in1k", "hub_revision": "abc123"},
+        files={"unused": (None, "")},
+        headers=server["alice"],
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["model_card_url"] == "https://huggingface.co/rzoo/resnet50.augmix_in1k"
+    bad = server["client"].post(
+        "/api/submissions",
+        data={"task": "cifar10-c", "hub_repo": "../../etc/passwd"},
+        files={"unused": (None, "")},
+        headers=server["alice"],
+    )
+    assert bad.status_code == 400 and "invalid Hub repo" in bad.json()["detail"]
+
+
+def _torch_pickle() -> bytes:
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({"fc.weight": torch.ones(2)}, buf)
+    return buf.getvalue()
+
+
+def _raw_pickle() -> bytes:
+    import pickle
+
+    return pickle.dumps({"fc.weight": [1.0, 2.0]}, protocol=4)
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "status", "message"),
+    [
+        ("model.safetensors", _torch_pickle, 422, "torch.save archive"),
+        ("model.safetensors", _raw_pickle, 422, "pickle stream"),
+        ("model.pth", lambda: safetensors_bytes(), 422, "pickled checkpoints are never loaded"),
+        ("model.safetensors", lambda: safetensors_bytes()[:-5], 422, "truncated safetensors"),
+        ("model.safetensors", lambda: safetensors_bytes()[:6], 422, "truncated safetensors"),
+        ("model.safetensors", lambda: safetensors_bytes() + b"\0" * 16, 422, "oversized"),
+        (
+            "model.safetensors",
+            lambda: struct.pack("<Q", 10**12) + b"{}",
+            422,
+            "not a safetensors file",
+        ),
+        ("../../evil.safetensors", lambda: safetensors_bytes(), 422, "refused file name"),
+        ("sub/dir.safetensors", lambda: safetensors_bytes(), 422, "refused file name"),
+        ("model.safetensors", lambda: safetensors_bytes() + b"\0" * (70 * 1024), 413, "size limit"),
+    ],
+    ids=[
+        "torch-pickle",
+        "raw-pickle",
+        "pth-name",
+        "truncated-data",
+        "truncated-header",
+        "trailing-bytes",
+        "absurd-header",
+        "dotdot-path",
+        "dir-path",
+        "over-limit",
+    ],
+)
+def test_unsafe_uploads_are_refused_and_nothing_is_stored(server, name, make, status, message):
+    r = upload(server, "alice", make(), name=name)
+    assert r.status_code == status, r.text
+    detail = r.json()["detail"]
+    assert message in detail or (status == 413 and "limit" in detail)
+    assert nothing_stored(server)
+
+
+def test_onnx_with_custom_op_domain_is_refused(server, tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    def model(domain: str) -> bytes:
+        node = helper.make_node("Relu", ["x"], ["y"], domain=domain)
+        graph = helper.make_graph(
+            [node],
+            "g",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
+        )
+        opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(domain, 1)] if domain else [])
+        return helper.make_model(graph, opset_imports=opsets).SerializeToString()
+
+    bad = upload(server, "alice", model("com.evil"), name="m.onnx")
+    assert bad.status_code == 422 and "custom operator domains ['com.evil']" in bad.json()["detail"]
+    assert nothing_stored(server)
+    good = upload(server, "alice", model(""), name="m.onnx")
+    assert good.status_code == 201 and good.json()["source"] == "onnx"
+    with Session(server["engine"]) as s:
+        assert s.scalar(select(Job)).payload["runtime"] == "onnx"
+    onnx.checker.check_model(onnx.load_model_from_string(model("")))
+
+
+def test_unauthenticated_and_wrong_user_requests_are_refused(server):
+    client = server["client"]
+    anon = upload(server, None, safetensors_bytes())
+    assert anon.status_code == 401 and "token" in anon.json()["detail"]
+    forged = upload(server, None, safetensors_bytes(), name="m.safetensors")
+    assert forged.status_code == 401
+    wrong = client.post(
+        "/api/submissions",
+        data={"task": "cifar10-c"},
+        files={"file": ("m.safetensors", safetensors_bytes())},
+        headers={"Authorization": "Bearer rzoo_not-a-real-token"},
+    )
+    assert wrong.status_code == 401
+    assert nothing_stored(server)
+
+    sub = upload(server, "alice", safetensors_bytes()).json()
+    assert client.get(f"/api/submissions/{sub['id']}").status_code == 401
+    # bob sees the status but not alice's log, cannot read the log, delete or requeue it
+    seen_by_bob = client.get(f"/api/submissions/{sub['id']}", headers=server["bob"]).json()
+    assert seen_by_bob["status"] == "queued" and "log" not in seen_by_bob
+    assert client.get(f"/api/submissions/{sub['id']}/log", headers=server["bob"]).status_code == 403
+    assert client.delete(f"/api/submissions/{sub['id']}", headers=server["bob"]).status_code == 403
+    assert client.post(f"/api/submissions/{sub['id']}/requeue", headers=server["bob"]).status_code == 403
+    assert client.get(f"/api/submissions/{sub['id']}/log", headers=server["alice"]).status_code == 200
+    assert "log" in client.get(f"/api/submissions/{sub['id']}", headers=server["admin"]).json()
+    assert client.post(f"/api/submissions/{sub['id']}/requeue", headers=server["admin"]).status_code == 200
+    assert client.delete(f"/api/submissions/{sub['id']}", headers=server["alice"]).status_code == 204
+    assert client.get(f"/api/submissions/{sub['id']}", headers=server["alice"]).status_code == 404
+
+
+def test_tokens_are_stored_hashed(server):
+    import hashlib
+
+    from evaluator.server.models import ApiToken
+
+    token = server["alice"]["Authorization"].split()[1]
+    with Session(server["engine"]) as s:
+        digests = [t.token_sha256 for t in s.scalars(select(ApiToken))]
+    assert hashlib.sha256(token.encode()).hexdigest() in digests
+    raw = server["config"].database_url.removeprefix("sqlite:///")
+    from pathlib import Path
+
+    assert token.encode() not in Path(raw).read_bytes()
+
+
+def test_rate_limit_per_user(tmp_path):
+    app = create_app(ServerConfig(home=tmp_path / "h", rate_limit_per_minute=3))
+    client = TestClient(app)
+    alice = {"Authorization": f"Bearer {make_token(app.state.engine, 'alice')}"}
+    bob = {"Authorization": f"Bearer {make_token(app.state.engine, 'bob')}"}
+    codes = [client.get("/api/me", headers=alice).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    limited = client.get("/api/me", headers=alice)
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+    assert client.get("/api/me", headers=bob).status_code == 200  # per user, not global
+
+
+def test_leaderboard_json_csv_and_results_with_escaped_names(server):
+    client = server["client"]
+    evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    a = upload(
+        server, "alice", safetensors_bytes(1), model_name=evil, paper_url="https://arxiv.org/abs/1"
+    ).json()
+    b = upload(server, "bob", safetensors_bytes(2), model_name="=HYPERLINK(1)").json()
+    finish_submission(server["engine"], a["id"], result_document(evil, 0.90, 0.05))
+    finish_submission(server["engine"], b["id"], result_document("b", 0.80, 0.01))
+
+    board = client.get("/api/leaderboard/cifar10-c").json()
+    rows = board["rows"]
+    assert [r["submission_id"] for r in rows] == [b["id"], a["id"]]  # ranked by mPC, b degrades less
+    assert rows[0]["mPC"] > rows[1]["mPC"] and rows[0]["rank"] == 1
+    doc = result_document("b", 0.80, 0.01)["metrics"]["top1"]
+    assert rows[0]["clean"] == doc["clean"] and rows[0]["mPC"] == doc["mPC"] and rows[0]["rPC"] == doc["rPC"]
+    noise = [doc["per_corruption"][c] for c in ("gaussian_noise", "shot_noise", "impulse_noise")]
+    assert rows[0]["families"]["noise"] == pytest.approx(sum(noise) / 3, abs=1e-12)
+    assert board["reported_by_authors"] == []
+
+    parsed = list(csv.DictReader(io.StringIO(client.get("/api/leaderboard/cifar10-c.csv").text)))
+    assert [float(r["mPC"]) for r in parsed] == [r["mPC"] for r in rows]  # exact round trip
+    assert parsed[0]["model_name"] == "'=HYPERLINK(1)"  # formula injection neutralised
+
+    results = client.get(f"/api/submissions/{a['id']}/results").json()
+    assert results["corrupted"]["fog"]["3"] == pytest.approx(0.90 - 0.15 - 0.09)
+    assert client.get("/api/submissions/999/results").status_code == 404
+
+    for page in ("/leaderboard/cifar10-c", f"/submissions/{a['id']}"):
+        html = client.get(page).text
+        assert "<script>alert" not in html and "<img src=x" not in html
+        assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in html
+    page = client.get(f"/submissions/{a['id']}").text
+    assert page.count("<rect") >= 75 and "<polyline" in page and 'href="https://arxiv.org/abs/1"' in page
+
+
+def test_javascript_paper_urls_are_refused(server):
+    r = upload(server, "alice", safetensors_bytes(), paper_url="javascript:alert(1)")
+    assert r.status_code == 400 and "http(s)" in r.json()["detail"]
+    assert not list(Session(server["engine"]).scalars(select(Submission)))
+
+
+def test_imagenet_board_shows_author_reported_rows_apart(server):
+    client = server["client"]
+    board = client.get("/api/leaderboard/imagenet-c").json()
+    reported = {r["model_name"]: r for r in board["reported_by_authors"]}
+    from zoo import get_weights
+
+    w = get_weights("resnet50.tv_in1k")
+    assert reported[w.name]["imagenet_c_mce"] == w.metrics.imagenet_c_mce
+    assert reported[w.name]["evaluated_by"] == "authors" and board["rows"] == []
+    html = client.get("/leaderboard/imagenet-c").text
+    assert "reported by authors" in html and 'class="reported"' in html
+
+
+def test_migrations_match_models_and_are_idempotent(server):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from evaluator.server.db import migrate
+
+    migrate(server["engine"])  # a second run changes nothing
+    with server["engine"].connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert diff == []
+        assert set(inspect(conn).get_table_names()) >= {
+            "users",
+            "api_tokens",
+            "submissions",
+            "jobs",
+            "results",
+        }
+
+
+def test_openapi_documents_the_api(server):
+    spec = server["client"].get("/openapi.json").json()
+    post = spec["paths"]["/api/submissions"]["post"]
+    assert "multipart/form-data" in post["requestBody"]["content"]
+    assert {
+        "/api/leaderboard/{task}",
+        "/api/leaderboard/{task}.csv",
+        "/api/submissions/{submission_id}/results",
+    } <= set(spec["paths"])
+    json.dumps(spec)

@@ -1,0 +1,41 @@
+"""``rzoo worker``: evaluate queued submissions (run as many as you like, on any host)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from zoo.cli.serve import DataRootOption, DbOption, HomeOption
+
+
+def worker_command(
+    db: DbOption = None,
+    data_root: DataRootOption = Path("~/data"),
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:0, ...")] = "cpu",
+    home: HomeOption = Path("~/.rzoo/server"),
+    max_jobs: Annotated[int | None, typer.Option(help="Exit after this many jobs.")] = None,
+    lease_seconds: Annotated[float, typer.Option(help="Lease length; heartbeats renew it.")] = 60.0,
+    heartbeat_seconds: Annotated[float, typer.Option(help="Seconds between heartbeats.")] = 10.0,
+    memory_limit_gb: Annotated[float, typer.Option(help="Address-space limit per job (CPU jobs).")] = 32.0,
+    poll_seconds: Annotated[float, typer.Option(help="Idle wait between queue polls.")] = 1.0,
+) -> None:
+    """Claim jobs from the queue and run each in a child process with memory and time limits."""
+    from evaluator.server.config import ServerConfig
+    from evaluator.server.serve import run_worker
+
+    config = ServerConfig(
+        home=home.expanduser(),
+        db_url=db,
+        data_root=data_root.expanduser(),
+        device=device,
+        lease_seconds=lease_seconds,
+        heartbeat_seconds=heartbeat_seconds,
+        job_memory_limit_bytes=int(memory_limit_gb * 1024**3),
+    )
+    run_worker(config, max_jobs=max_jobs, poll_seconds=poll_seconds)
+
+
+def register(root: typer.Typer) -> None:
+    root.command("worker")(worker_command)
