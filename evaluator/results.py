@@ -5,7 +5,8 @@ A results file is one JSON object::
     {
       "schema": "rzoo.results/1",
       "task": "cifar10-c",                      # cifar10-c | imagenet-c | coco-c | ade20k-c
-      "checkpoint": {"name", "architecture", "revision", "sha256", "source"},
+      "checkpoint": {"name", "architecture", "revision", "sha256", "source",
+                     "base_model", "transfer_mode"},       # the last two optional, see below
       "primary_metric": "top1",                  # the metric leaderboards rank by
       "num_images": 10000,                       # clean images evaluated (per corruption x severity too)
       "metrics": {
@@ -23,6 +24,13 @@ A results file is one JSON object::
     }
 
 Severity keys are strings in JSON and ints in Python. Every number is a float, never a string.
+
+For a downstream result (CIFAR-10-C, COCO-C, ADE20K-C) the checkpoint identity may say where the
+evaluated model came from: ``base_model`` is the upstream zoo backbone it was fine-tuned from
+(``resnet50.augmix_in1k``) and ``transfer_mode`` how (``"fixed"``: frozen backbone, fixed-feature
+transfer; ``"full"``: the whole network fine-tuned). Both default to ``null`` (unknown; files written
+before they existed load unchanged); ``rzoo report`` reads them to place a result in its
+backbone x mode tables.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ from zoo.errors import InvalidInputError
 
 SCHEMA = "rzoo.results/1"
 TASKS = ("cifar10-c", "imagenet-c", "coco-c", "ade20k-c")
+TRANSFER_MODES = ("fixed", "full")  # fixed-feature (frozen backbone) | full-network fine-tuning
 METRIC_LABELS = {"top1": "top-1 accuracy", "box_ap": "box AP", "mask_ap": "mask AP", "miou": "mIoU"}
 
 Table = dict[str, dict[int, float]]
@@ -54,6 +63,8 @@ class CheckpointIdentity:
     revision: str | None = None
     sha256: str | None = None
     source: str = "zoo"  # zoo | hf-hub | folder | safetensors | onnx
+    base_model: str | None = None  # the upstream backbone a downstream model was fine-tuned from
+    transfer_mode: str | None = None  # one of TRANSFER_MODES; None when unknown
 
 
 @dataclass(frozen=True)
@@ -137,6 +148,11 @@ class EvalResult:
             )
         except (KeyError, TypeError, ValueError) as err:
             raise InvalidInputError(f"malformed rzoo results: {err!r}") from err
+        mode = result.checkpoint.transfer_mode
+        if mode is not None and mode not in TRANSFER_MODES:
+            raise InvalidInputError(
+                f"malformed rzoo results: transfer_mode {mode!r} is not one of {', '.join(TRANSFER_MODES)}"
+            )
         if result.primary_metric not in result.metrics:
             raise InvalidInputError(f"malformed rzoo results: no metric {result.primary_metric!r}")
         return result
