@@ -11,7 +11,8 @@ Job kinds:
   shards live in ``work_dir`` (the evaluator resumes from them);
 * ``selftest``: the queue's self-test: ``shards`` shards of ``shard_seconds`` each, every shard
   written atomically and every computation recorded in ``computations.log`` (start/done lines), so
-  tests can count that no finished shard is lost or redone.
+  tests can count that no finished shard is lost or redone (``allocate_bytes`` first allocates
+  that much memory, to exercise the memory limit).
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def limit_self(memory_bytes: int | None, parent_pid: int | None) -> None:
 
 
 def run_selftest(spec: dict[str, Any], work_dir: Path) -> dict[str, Any]:
+    if spec.get("allocate_bytes"):  # exercises the memory limit: fails with MemoryError under RLIMIT_AS
+        ballast = bytearray(int(spec["allocate_bytes"]))
+        del ballast
     shards = int(spec["shards"])
     seconds = float(spec.get("shard_seconds", 0.1))
     log = work_dir / "computations.log"
