@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from zoo import list_models
@@ -22,9 +23,28 @@ def test_models_list_json_lists_every_entry() -> None:
 
 
 def test_models_list_table_shows_metrics() -> None:
-    result = runner.invoke(app, ["models", "list"])
+    result = runner.invoke(app, ["models", "list"], env={"COLUMNS": "120"})
     assert result.exit_code == 0
-    assert "resnet50.tv_in1k" in result.stdout and "76.7" in result.stdout
+    row = next(line for line in result.stdout.splitlines() if "resnet50.tv_in1k" in line)
+    assert "76.1" in row and "76.7" in row and "25.6M" in row and "hub" in row and "r50" in row
+    prime = next(line for line in result.stdout.splitlines() if "resnet50.prime_in1k" in line)
+    assert "57.5" in prime and "source" in prime
+
+
+@pytest.mark.parametrize("columns", [80, 120, 160])
+def test_models_list_fits_the_terminal_and_keeps_names_whole(columns: int) -> None:
+    result = runner.invoke(app, ["models", "list"], env={"COLUMNS": str(columns)})
+    assert result.exit_code == 0
+    assert max(len(line) for line in result.stdout.splitlines()) <= columns
+    for name in list_models():  # every name on one line, unbroken, so it can be copied
+        assert any(name in line for line in result.stdout.splitlines()), name
+
+
+def test_models_list_wide_adds_architecture_and_recipe() -> None:
+    result = runner.invoke(app, ["models", "list", "--wide", "--include", "swin_t"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "swin_tiny_patch4_window7_224 " in result.stdout and "AdamW" in result.stdout
+    assert "resnet50" not in result.stdout
 
 
 def test_models_info_alias_json() -> None:

@@ -43,27 +43,33 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class HubLocation:
-    """Where the safetensors live on the Hugging Face Hub.
+    """Where the safetensors live (or will live) on the Hugging Face Hub.
 
-    ``revision`` and ``sha256`` are ``None`` until the weights are mirrored and pinned
-    (``hub_upload.py mirror`` prints the values to paste here).
+    ``published`` is False for weights not mirrored yet (build them with ``rzoo fetch --from-source``).
+    ``revision`` pins a commit sha and ``sha256`` the weights file; ``None`` means not pinned (the
+    fetch follows ``main`` and checks the file against the sha256 the Hub advertises). They are only
+    ever filled with values read from the Hub (``hub_upload.py mirror`` prints them), never guessed.
     """
 
     repo_id: str
     revision: str | None = None
     filename: str = "model.safetensors"
     sha256: str | None = None
+    published: bool = True
 
     @property
     def is_published(self) -> bool:
-        return self.revision is not None
+        return self.published
 
 
 @dataclass(frozen=True)
 class SourceRelease:
     """The original (pickled) release that ``--from-source`` converts to safetensors.
 
-    ``layout`` names the converter (see ``zoo._convert``): how to unwrap the pickle and map its keys.
+    ``layout`` names the converter (see ``zoo._convert.LAYOUTS``): how to unwrap the pickle and map
+    its keys to timm's. Digests are the published ones (``sha256_prefix``: the leading hex digits that
+    torch.hub-style file names carry, ``name-<prefix>.pth``); ``None`` when none is published.
+    ``note`` says where the URL and digests were read.
     """
 
     url: str
@@ -71,6 +77,8 @@ class SourceRelease:
     layout: str
     sha256: str | None = None
     md5: str | None = None
+    sha256_prefix: str | None = None
+    note: str = ""
 
 
 @dataclass(frozen=True)
