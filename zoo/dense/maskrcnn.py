@@ -1,0 +1,55 @@
+"""Mask R-CNN: torchvision's detector over an FPN on a timm backbone.
+
+Interface (torchvision's): ``model(images)`` in eval mode takes a list of float RGB images in
+[0, 1], each (3, H, W), and returns one dict per image with ``boxes`` (x1, y1, x2, y2, input pixels),
+``labels`` (1..num_classes; ``config.maskrcnn.category_ids[label - 1]`` is the COCO id), ``scores``
+and ``masks`` (N, 1, H, W probabilities). The model resizes to the test scale and normalises with
+the backbone's mean/std itself. In train mode ``model(images, targets)`` returns the loss dict.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+from torchvision.models.detection import MaskRCNN
+from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelMaxPool
+
+from zoo.dense.backbone import FeatureBackbone
+from zoo.dense.config import DenseModelConfig
+
+
+class BackboneWithFPN(nn.Module):
+    """Four backbone maps -> five 256-channel FPN maps ('0'..'3' and 'pool'), as torchvision expects."""
+
+    def __init__(self, backbone: FeatureBackbone, out_channels: int) -> None:
+        super().__init__()
+        self.body = backbone
+        self.fpn = FeaturePyramidNetwork(backbone.out_channels, out_channels, extra_blocks=LastLevelMaxPool())
+        self.out_channels = out_channels
+
+    def forward(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
+        feats = self.body(x)
+        return self.fpn(OrderedDict((str(i), f) for i, f in enumerate(feats)))
+
+
+def build_maskrcnn(config: DenseModelConfig, body: nn.Module) -> MaskRCNN:
+    """The detector for ``config`` around an already created timm features_only ``body``."""
+    head = config.maskrcnn
+    assert head is not None
+    backbone = BackboneWithFPN(FeatureBackbone(body, config.backbone), head.fpn_channels)
+    # torchvision samples the training short side from min_size and tests at min_size[-1].
+    min_sizes = (*head.train_min_sizes, head.min_size)
+    model = MaskRCNN(
+        backbone,
+        num_classes=config.num_classes + 1,
+        min_size=min_sizes,
+        max_size=head.max_size,
+        image_mean=list(config.normalization.mean),
+        image_std=list(config.normalization.std),
+        box_score_thresh=head.box_score_thresh,
+        box_nms_thresh=head.box_nms_thresh,
+        box_detections_per_img=head.box_detections_per_img,
+    )
+    return model
