@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 
 import pytest
@@ -11,7 +12,7 @@ from scipy import stats
 from evaluator import metrics as M
 from evaluator.baselines import ALEXNET_MEAN_ERRORS
 from evaluator.protocol import COMMON_CORRUPTIONS
-from evaluator.report import build_report
+from evaluator.report import Sourced, UpstreamMetrics, build_report
 from evaluator.report.correlation import rank_correlation
 from evaluator.report.identity import Assignment, ReportMapping
 from evaluator.report.upstream import SOURCE_ROBUSTBENCH, SOURCE_RZOO, SOURCE_ZOO
@@ -197,3 +198,30 @@ def test_written_report_is_self_contained_and_escaped(tmp_path) -> None:
     md_images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (out / "report.md").read_text())
     assert md_images == srcs == [f.path for f in report.figures]
     assert "<link" not in page and "http" not in page.split("<body>")[0]  # no external assets
+    # report.json carries the same numbers
+    data = json.loads((out / "report.json").read_text())
+    assert data["schema"] == "rzoo.report/1" and data["measure"] == "mce"
+    row = next(r for r in data["tasks"]["cifar10-c"]["tables"][0]["rows"] if r["backbone"] == A)
+    assert row["mode"] == "fixed" and row["rPC"] == pytest.approx(
+        report.section("cifar10-c").table.get(A, "fixed").rPC
+    )
+    assert data["tasks"]["cifar10-c"]["correlations"]["full"]["n"] == 4
+    assert data["tasks"]["ade20k-c"]["correlations"]["unknown"]["spearman"] is None
+    assert data["upstream"][A]["imagenet_c_mce"] == {"value": 0.77, "source": SOURCE_ZOO}
+    # rewriting the folder with fewer tasks removes rzoo's stale figures and nothing else
+    (out / "figures" / "mine.png").write_bytes(b"not ours")
+    build_report(results, out, with_figures=False)
+    assert sorted(p.name for p in (out / "figures").iterdir()) == ["mine.png"]
+    assert "ade20k-c" not in json.loads((out / "report.json").read_text())["tasks"]
+
+
+def test_explicit_upstream_overrides_and_imagenet_only_inputs() -> None:
+    _, results = _cifar_set()
+    override = {A: UpstreamMetrics(A, imagenet_c_mce=Sourced(0.40, "server database"))}
+    report = build_report(results, upstream=override, with_figures=False)
+    assert report.upstream[A].imagenet_c_mce == Sourced(0.40, "server database")
+    assert report.upstream[A].imagenet_top1.value is None  # an override replaces, it does not merge
+    assert "mCE: server database" in report.markdown
+    only_upstream = build_report([make_result("imagenet-c", B, 0.7, 0.1)], with_figures=False)
+    assert not only_upstream.sections and "No downstream results" in only_upstream.markdown
+    assert only_upstream.upstream[B].imagenet_top1 == Sourced(0.7, SOURCE_RZOO)

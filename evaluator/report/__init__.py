@@ -15,11 +15,13 @@ Public API (also what the leaderboard server embeds)::
     report.sections[0].table.get("resnet50.tv_in1k", "full").rPC
     report.sections[0].correlations["full"].spearman          # RankCorrelation (n, p-values)
     report.missing_upstream                        # {backbone: ("ImageNet-C mCE", ...)}
+    report.to_dict()                               # the numbers as JSON-ready data (report.json)
     for fig in report.figures: fig.path, fig.png   # "figures/coco-c-transfer.png", PNG bytes
 
     # single figures, as matplotlib Figures (960 x 720 px at 100 dpi), then PNG bytes:
     from evaluator.report import transfer_scatter, severity_curves, corruption_heatmap, png_bytes
     png = png_bytes(transfer_scatter(report.section("coco-c").table, report.upstream))
+    # a shared backbone_palette(names) keeps each backbone's colour the same across figures
 
 Where the numbers come from:
 
@@ -30,7 +32,7 @@ Where the numbers come from:
   inputs, else a RobustBench ``unaggregated_results.csv`` row, else the zoo's reference numbers; each
   labelled with its source; missing ones are listed, never filled in).
 
-The output folder holds ``report.md``, ``report.html`` (self-contained: inline CSS, escaped text,
+The output folder holds ``report.json``, ``report.md``, ``report.html`` (self-contained: inline CSS, escaped text,
 figures as relative ``figures/*.png`` paths) and the PNGs; nothing is written until every input is
 validated and everything is rendered.
 """
@@ -45,6 +47,7 @@ from evaluator.report.correlation import RankCorrelation, rank_correlation
 from evaluator.report.figures import (
     FIGURE_DPI,
     FIGURE_SIZE_PX,
+    backbone_palette,
     corruption_heatmap,
     png_bytes,
     severity_curves,
@@ -97,6 +100,7 @@ __all__ = [
     "TaskTable",
     "TransferRow",
     "UpstreamMetrics",
+    "backbone_palette",
     "build_report",
     "collect_upstream",
     "correlate",

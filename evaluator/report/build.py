@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from evaluator.report import figures as F
 from evaluator.report.correlation import RankCorrelation, rank_correlation
@@ -25,6 +27,8 @@ from zoo.errors import InvalidInputError
 
 Table = Mapping[str, Mapping[int, float]]
 UPSTREAM_TASK = "imagenet-c"
+REPORT_SCHEMA = "rzoo.report/1"
+FIGURE_KINDS = ("transfer", "severity", "heatmap")
 SIGNIFICANCE = 0.05
 
 
@@ -85,13 +89,73 @@ class Report:
     def section(self, task: str) -> TaskSection:
         return next(s for s in self.sections if s.task == task)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The report's numbers as JSON-ready data (``rzoo.report/1``; an unknown mode is "unknown")."""
+        return {
+            "schema": REPORT_SCHEMA,
+            "measure": self.measure.key,
+            "inputs": list(self.inputs),
+            "upstream": {
+                b: {
+                    "imagenet_top1": asdict(u.imagenet_top1),
+                    "imagenet_c_mce": asdict(u.imagenet_c_mce),
+                    "imagenet_c_accuracy": asdict(u.imagenet_c_accuracy),
+                }
+                for b, u in sorted(self.upstream.items())
+            },
+            "tasks": {
+                s.task: {
+                    "finding": s.sentence,
+                    "tables": [
+                        {
+                            "metric": t.metric,
+                            "rows": [
+                                {
+                                    "backbone": r.backbone,
+                                    "mode": r.mode or "unknown",
+                                    "checkpoint": r.checkpoint,
+                                    "clean": r.clean,
+                                    "mPC": r.mPC,
+                                    "rPC": r.rPC,
+                                }
+                                for r in t.rows
+                            ],
+                        }
+                        for t in s.tables
+                    ],
+                    "correlations": {
+                        (mode or "unknown"): {k: v for k, v in asdict(c).items() if k != "labels"}
+                        | {"backbones": list(c.labels)}
+                        for mode, c in s.correlations.items()
+                    },
+                    "figures": [f.path for f in s.figures],
+                }
+                for s in self.sections
+            },
+            "missing_upstream": {b: list(m) for b, m in self.missing_upstream.items()},
+            "notes": list(self.notes),
+        }
+
     def write(self, out_dir: str | os.PathLike[str]) -> Path:
-        """Write report.md, report.html and figures/*.png under ``out_dir``; each file lands atomically."""
+        """Write report.md, report.html, report.json and figures/*.png under ``out_dir``.
+
+        Each file lands atomically; figures a previous report left for tasks no longer present
+        (rzoo's own ``figures/<task>-<kind>.png`` names only) are removed so the folder stays consistent.
+        """
         out = Path(out_dir)
         if out.exists() and not out.is_dir():
             raise InvalidInputError(f"output folder {out} exists and is not a folder")
         for fig in self.figures:
             _atomic_write_bytes(out / fig.path, fig.png)
+        current = {out / f.path for f in self.figures}
+        for task in TASKS:
+            for kind in FIGURE_KINDS:
+                stale = out / "figures" / f"{task}-{kind}.png"
+                if stale not in current:
+                    stale.unlink(missing_ok=True)
+        atomic_write_text(
+            out / "report.json", json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        )
         atomic_write_text(out / "report.md", self.markdown)
         atomic_write_text(out / "report.html", self.html)
         return out
@@ -141,12 +205,13 @@ def build_report(
     )
     collected.update({b: u for b, u in (upstream or {}).items() if b in collected})
 
+    palette = F.backbone_palette(backbones)  # a backbone keeps its colour across tasks
     sections = []
     for task, task_tabs in tables.items():
         correlations = correlate(task_tabs[0], collected, how)
         section = TaskSection(task, tuple(task_tabs), correlations, finding(task, correlations, how))
         if with_figures:
-            section = _with_figures(section, collected, measure)
+            section = _with_figures(section, collected, measure, palette)
         sections.append(section)
 
     notes = [
@@ -236,16 +301,22 @@ def _measured_imagenet(
     return measured
 
 
-def _with_figures(section: TaskSection, upstream: Mapping[str, UpstreamMetrics], measure: str) -> TaskSection:
+def _with_figures(
+    section: TaskSection, upstream: Mapping[str, UpstreamMetrics], measure: str, palette: Mapping
+) -> TaskSection:
     table = section.table
     task = F.task_label(section.task)
     specs = (
         (
             "transfer",
             f"{task}: upstream robustness vs downstream rPC",
-            lambda: F.transfer_scatter(table, upstream, measure),
+            lambda: F.transfer_scatter(table, upstream, measure, palette),
         ),
-        ("severity", f"{task}: performance vs corruption severity", lambda: F.severity_curves(table)),
+        (
+            "severity",
+            f"{task}: performance vs corruption severity",
+            lambda: F.severity_curves(table, palette),
+        ),
         ("heatmap", f"{task}: relative performance per corruption", lambda: F.corruption_heatmap(table)),
     )
     figs = tuple(

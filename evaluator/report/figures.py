@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from evaluator.protocol import ALL_CORRUPTIONS
@@ -33,6 +33,7 @@ TASK_LABELS = {
     "coco-c": "COCO-C",
     "ade20k-c": "ADE20K-C",
 }
+Color = tuple[float, ...]
 _MODE_MARKERS = {"fixed": "o", "full": "s", None: "^"}
 _MODE_LINES = {"fixed": "--", "full": "-", None: ":"}
 
@@ -46,7 +47,10 @@ def metric_label(metric: str) -> str:
 
 
 def transfer_scatter(
-    table: TaskTable, upstream: Mapping[str, UpstreamMetrics], measure: str = "mce"
+    table: TaskTable,
+    upstream: Mapping[str, UpstreamMetrics],
+    measure: str = "mce",
+    palette: Mapping[str, Color] | None = None,
 ) -> Figure:
     """Upstream robustness (x) against downstream rPC (y), one labelled point per backbone and mode.
 
@@ -55,7 +59,7 @@ def transfer_scatter(
     """
     how = UPSTREAM_MEASURES[measure]
     fig, ax = _figure()
-    colors = _colors(table.backbones)
+    colors = palette or backbone_palette(table.backbones)
     drawn = 0
     legend = []
     for mode in table.modes:
@@ -103,10 +107,10 @@ def transfer_scatter(
     return fig
 
 
-def severity_curves(table: TaskTable) -> Figure:
+def severity_curves(table: TaskTable, palette: Mapping[str, Color] | None = None) -> Figure:
     """Mean performance over the corruptions at each severity (0 = clean), one line per backbone and mode."""
     fig, ax = _figure()
-    colors = _colors(table.backbones)
+    colors = palette or backbone_palette(table.backbones)
     for row in table.rows:
         points = ([(0, row.clean)] if row.clean is not None else []) + sorted(row.by_severity.items())
         if not points:
@@ -120,7 +124,7 @@ def severity_curves(table: TaskTable) -> Figure:
             label=row.label,
         )
     if table.rows:
-        ax.legend(fontsize=8, loc="lower left")
+        ax.legend(fontsize=8, loc="best")
     ax.set_xticks(range(6))
     ax.set_xlabel("corruption severity (0 = clean)")
     ax.set_ylabel(f"{metric_label(table.metric)} (%), mean over corruptions")
@@ -194,7 +198,8 @@ def _mode_handle(mode: str | None):
     )
 
 
-def _colors(backbones: tuple[str, ...]) -> dict[str, tuple[float, ...]]:
+def backbone_palette(backbones: Sequence[str]) -> dict[str, Color]:
+    """One colour per backbone; pass the same palette to every figure to keep a backbone's colour."""
     from matplotlib import colormaps
 
     cmap = colormaps["tab10" if len(backbones) <= 10 else "tab20"]

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 DASH = "—"
 TITLE = "Does ImageNet robustness transfer?"
 _STATS = ("clean", "mPC", "rPC")
+NO_DOWNSTREAM = "No downstream results (CIFAR-10-C, COCO-C, ADE20K-C) among the inputs: nothing to correlate."
 
 
 def pct(value: float | None, digits: int = 1) -> str:
@@ -69,6 +70,8 @@ def render_markdown(report: Report) -> str:
     lines = [f"# {TITLE}", "", *_intro(report), ""]
     columns, rows = upstream_table_cells(report.upstream)
     lines += ["## Upstream: ImageNet", "", *_md_table(columns, rows), ""]
+    if not report.sections:
+        lines += [NO_DOWNSTREAM, ""]
     for section in report.sections:
         lines += [f"## {task_label(section.task)}", "", section.sentence, ""]
         for table in section.tables:
@@ -100,6 +103,8 @@ def render_html(report: Report) -> str:
     ]
     columns, rows = upstream_table_cells(report.upstream)
     parts.append(_html_table([(c, 1) for c in columns], None, rows))
+    if not report.sections:
+        parts.append(f"<p>{e(NO_DOWNSTREAM)}</p>")
     for section in report.sections:
         parts += [
             f'<h2 id="{e(section.task)}">{e(task_label(section.task))}</h2>',

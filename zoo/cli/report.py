@@ -74,7 +74,7 @@ def report_command(
         typer.echo(section.sentence)
     for line in report.missing_lines:
         typer.echo(f"missing upstream: {line}")
-    typer.echo(f"wrote {output / 'report.md'}, {output / 'report.html'} and {len(report.figures)} figures")
+    typer.echo(f"wrote report.md, report.html, report.json and {len(report.figures)} figures to {output}")
 
 
 def register(root: typer.Typer) -> None:
