@@ -145,6 +145,8 @@ class HubStore:
 
     repos: dict[tuple[str, str], HubRepo] = field(default_factory=dict)
     tokens: set[str] = field(default_factory=set)
+    read_only_tokens: set[str] = field(default_factory=set)  # valid, but every write answers 403
+    lfs_objects: dict[str, bytes] = field(default_factory=dict)  # sha256 -> uploaded, not yet committed
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def get(self, repo_id: str, repo_type: str = "model") -> HubRepo | None:
@@ -176,7 +178,7 @@ class HubStore:
     def commit(
         self,
         repo_id: str,
-        files: Mapping[str, bytes | str | Path],
+        files: Mapping[str, bytes | str | Path | HubFile],
         *,
         repo_type: str = "model",
         branch: str = "main",
@@ -194,6 +196,9 @@ class HubStore:
             for path in delete:
                 tree.pop(path, None)
             for path, content in files.items():
+                if isinstance(content, HubFile):  # storage kind already decided (uploads)
+                    tree[path] = replace(content, path=path)
+                    continue
                 data = _as_bytes(content)
                 is_lfs = lfs if lfs is not None else is_lfs_path(path, len(data))
                 tree[path] = HubFile(path=path, data=data, lfs=is_lfs)
@@ -479,6 +484,233 @@ DOWNLOAD_ROUTES: tuple[Route, ...] = (
 
 
 # --------------------------------------------------------------------------------------------------
+# Upload endpoints: what HfApi.create_repo / create_commit / upload_folder send (huggingface_hub 2.x,
+# read from hf_api.py, _commit_api.py and lfs.py). With hf_xet installed the client uploads LFS
+# content through Xet storage; HF_HUB_DISABLE_XET=1 (huggingface_hub's documented switch) makes it use
+# the plain LFS batch API served here. ``LocalHub.activate`` sets it.
+#
+# - POST /api/repos/create  {name, organization, private, type} -> {url}; 409 if it exists.
+# - POST /api/validate-yaml {content, repoType}: the README front matter must be a YAML mapping.
+# - POST /api/{type}s/{repo}/preupload/{rev}  {files: [{path, sample, size}]}
+#   -> {files: [{path, uploadMode: lfs|regular, shouldIgnore, oid}]} (oid of the file at rev: sha256
+#   for LFS, git blob sha1 otherwise, so the client drops unchanged files from the commit).
+# - POST /{repo}.git/info/lfs/objects/batch  (git-lfs batch API, "basic" transfer) -> upload + verify
+#   hrefs, or no actions for content the server already holds.
+# - PUT /lfs-upload/{repo}/{oid} (the "S3" PUT), POST /{repo}.git/info/lfs/objects/verify.
+# - POST /api/{type}s/{repo}/commit/{rev}  NDJSON: header {summary, description, parentCommit?} then
+#   file (base64) | lfsFile {path, oid, size} | deletedFile | deletedFolder lines. The commit is all
+#   or nothing: every line is checked before the branch moves; a stale parentCommit answers 412.
+# Writes need a known token not in ``read_only_tokens`` (401 without / with an unknown one, 403 else).
+# --------------------------------------------------------------------------------------------------
+
+
+def authorize_write(hub: LocalHub, request: HubRequest, namespace: str) -> HubResponse | None:
+    """``None`` if ``request`` may write under ``namespace``, else the Hub's 401 / 403 answer."""
+    token = request.token
+    if token is None:
+        return HubResponse.error(401, "Invalid username or password.")
+    if token not in hub.store.tokens:
+        return HubResponse.error(401, INVALID_CREDENTIALS)
+    if token in hub.store.read_only_tokens:
+        return HubResponse.error(
+            403, f"You don't have the rights to write to {namespace}: this token is read-only", "Forbidden"
+        )
+    return None
+
+
+def _writable_repo(hub: LocalHub, request: HubRequest, repo_id: str, repo_type: str) -> HubRepo | HubResponse:
+    denied = authorize_write(hub, request, repo_id)
+    if denied is not None:
+        return denied
+    repo = hub.store.get(repo_id, repo_type)
+    if repo is None:
+        return HubResponse.error(404, "Repository not found", "RepoNotFound")
+    return repo
+
+
+def handle_create_repo(hub: LocalHub, request: HubRequest) -> HubResponse:
+    body = request.json() or {}
+    name, organization = body.get("name"), body.get("organization")
+    if not name or not organization:
+        return HubResponse.error(400, "name and organization are required")
+    repo_id = f"{organization}/{name}"
+    repo_type = body.get("type") or "model"
+    denied = authorize_write(hub, request, organization)
+    if denied is not None:
+        return denied
+    prefix = "" if repo_type == "model" else f"{repo_type}s/"
+    url = f"{hub.endpoint}/{prefix}{repo_id}"
+    if hub.store.get(repo_id, repo_type) is not None:
+        return HubResponse.json({"error": "You already created this model repo", "url": url}, status=409)
+    hub.store.create_repo(repo_id, repo_type=repo_type, private=bool(body.get("private")))
+    return HubResponse.json(
+        {"url": url, "name": repo_id, "id": hashlib.md5(repo_id.encode()).hexdigest()[:24]}
+    )
+
+
+def handle_validate_yaml(hub: LocalHub, request: HubRequest) -> HubResponse:
+    import yaml
+
+    content = (request.json() or {}).get("content", "")
+    match = re.match(r"^---\n(.*?)\n---\n", content, flags=re.DOTALL)
+    if match is None:
+        return HubResponse.json({"errors": [], "warnings": [{"message": "empty or missing yaml metadata"}]})
+    try:
+        data = yaml.safe_load(match.group(1))
+    except yaml.YAMLError as err:
+        return HubResponse.json({"errors": [{"message": f"invalid YAML: {err}"}]}, status=400)
+    if not isinstance(data, dict):
+        return HubResponse.json({"errors": [{"message": "metadata must be a YAML mapping"}]}, status=400)
+    return HubResponse.json({"errors": [], "warnings": []})
+
+
+def _remote_oid(entry: HubFile | None, upload_mode: str) -> str | None:
+    if entry is None or entry.lfs != (upload_mode == "lfs"):
+        return None
+    return entry.sha256 if entry.lfs else entry.git_oid
+
+
+def handle_preupload(
+    hub: LocalHub, request: HubRequest, repo_id: str, api_type: str, revision: str
+) -> HubResponse:
+    repo = _writable_repo(hub, request, repo_id, _repo_type(api_type=api_type))
+    if isinstance(repo, HubResponse):
+        return repo
+    commit = _revision_or_error(repo, revision)
+    if isinstance(commit, HubResponse):
+        return commit
+    answers = []
+    for item in (request.json() or {}).get("files", []):
+        mode = "lfs" if is_lfs_path(item["path"], int(item["size"])) else "regular"
+        oid = _remote_oid(commit.files.get(item["path"]), mode)
+        answers.append({"path": item["path"], "uploadMode": mode, "shouldIgnore": False, "oid": oid})
+    return HubResponse.json({"files": answers})
+
+
+def _known_lfs_content(hub: LocalHub, sha256: str) -> bytes | None:
+    if sha256 in hub.store.lfs_objects:
+        return hub.store.lfs_objects[sha256]
+    for repo in hub.store.repos.values():
+        for commit in repo.commits.values():
+            for entry in commit.files.values():
+                if entry.lfs and entry.sha256 == sha256:
+                    return entry.data
+    return None
+
+
+def handle_lfs_batch(
+    hub: LocalHub, request: HubRequest, repo_id: str, type_prefix: str | None = None
+) -> HubResponse:
+    repo = _writable_repo(hub, request, repo_id, _repo_type(type_prefix))
+    if isinstance(repo, HubResponse):
+        return repo
+    body = request.json() or {}
+    if body.get("operation") != "upload":
+        return HubResponse.error(400, "only the upload operation is served")
+    objects = []
+    for obj in body.get("objects", []):
+        oid, size = obj["oid"], int(obj["size"])
+        answer: dict[str, Any] = {"oid": oid, "size": size}
+        if _known_lfs_content(hub, oid) is None:
+            answer["actions"] = {
+                "upload": {"href": f"{hub.endpoint}/lfs-upload/{repo_id}/{oid}"},
+                "verify": {"href": f"{hub.endpoint}/{repo_id}.git/info/lfs/objects/verify"},
+            }
+        objects.append(answer)
+    return HubResponse(
+        200,
+        {"Content-Type": "application/vnd.git-lfs+json"},
+        json.dumps({"transfer": "basic", "objects": objects, "hash_algo": "sha256"}).encode(),
+    )
+
+
+def handle_lfs_upload(hub: LocalHub, request: HubRequest, repo_id: str, oid: str) -> HubResponse:
+    if hashlib.sha256(request.body).hexdigest() != oid:
+        return HubResponse.error(400, "content does not match the announced sha256")
+    hub.store.lfs_objects[oid] = request.body
+    return HubResponse(200)
+
+
+def handle_lfs_verify(hub: LocalHub, request: HubRequest, repo_id: str) -> HubResponse:
+    body = request.json() or {}
+    content = _known_lfs_content(hub, body.get("oid", ""))
+    if content is None or len(content) != int(body.get("size", -1)):
+        return HubResponse.error(404, "object not uploaded")
+    return HubResponse.json({"success": True})
+
+
+def handle_commit(
+    hub: LocalHub, request: HubRequest, repo_id: str, api_type: str, revision: str
+) -> HubResponse:
+    import base64
+
+    repo_type = _repo_type(api_type=api_type)
+    repo = _writable_repo(hub, request, repo_id, repo_type)
+    if isinstance(repo, HubResponse):
+        return repo
+    if request.flag("create_pr"):
+        return HubResponse.error(400, "pull requests are not served by the local hub")
+    branch = unquote(revision)
+    head = repo.resolve(branch)
+    if head is None or branch not in repo.refs:
+        return HubResponse.error(404, f"Invalid rev id: {branch}", "RevisionNotFound")
+    lines = [json.loads(line) for line in request.body.splitlines() if line.strip()]
+    if not lines or lines[0].get("key") != "header":
+        return HubResponse.error(400, "the first NDJSON line must be the commit header")
+    header = lines[0]["value"]
+    parent = header.get("parentCommit")
+    if parent is not None and not head.sha.startswith(parent):
+        return HubResponse.error(412, "A commit has happened since. Please refresh and try again.")
+    # Check every operation before the branch moves: a failed commit changes nothing.
+    added: dict[str, HubFile] = {}
+    deleted: list[str] = []
+    for line in lines[1:]:
+        key, value = line.get("key"), line.get("value", {})
+        path = value.get("path", "")
+        if key == "file":
+            added[path] = HubFile(path=path, data=base64.b64decode(value["content"]), lfs=False)
+        elif key == "lfsFile":
+            content = _known_lfs_content(hub, value["oid"])
+            if content is None:
+                return HubResponse.error(422, f"LFS object {value['oid']} for {path} was never uploaded")
+            added[path] = HubFile(path=path, data=content, lfs=True)
+        elif key == "deletedFile":
+            if path not in head.files:
+                return HubResponse.error(404, f"A file with this name doesn't exist: {path}", "EntryNotFound")
+            deleted.append(path)
+        elif key == "deletedFolder":
+            prefix = path.rstrip("/") + "/"
+            deleted.extend(p for p in head.files if p.startswith(prefix))
+        else:
+            return HubResponse.error(400, f"unknown commit operation {key!r}")
+    message = header.get("summary") or ""
+    if header.get("description"):
+        message += "\n\n" + header["description"]
+    sha = hub.store.commit(
+        repo_id, added, repo_type=repo_type, branch=branch, message=message, delete=tuple(deleted)
+    )
+    prefix = "" if repo_type == "model" else f"{repo_type}s/"
+    return HubResponse.json(
+        {"commitUrl": f"{hub.endpoint}/{prefix}{repo_id}/commit/{sha}", "commitOid": sha, "success": True}
+    )
+
+
+_LFS_REPO = r"(?P<repo_id>[^/]+/[^/]+?)\.git/info/lfs/objects"
+
+UPLOAD_ROUTES: tuple[Route, ...] = (
+    Route.of("POST", r"^/api/repos/create$", handle_create_repo),
+    Route.of("POST", r"^/api/validate-yaml$", handle_validate_yaml),
+    Route.of("POST", rf"^/api/{_API_TYPE}/{_REPO}/preupload/(?P<revision>[^/]+)$", handle_preupload),
+    Route.of("POST", rf"^/api/{_API_TYPE}/{_REPO}/commit/(?P<revision>[^/]+)$", handle_commit),
+    Route.of("POST", rf"^/{_TYPE_PREFIX}{_LFS_REPO}/batch$", handle_lfs_batch),
+    Route.of("POST", rf"^/{_TYPE_PREFIX}{_LFS_REPO}/verify$", handle_lfs_verify),
+    Route.of("PUT", rf"^/lfs-upload/{_REPO}/(?P<oid>[0-9a-f]{{64}})$", handle_lfs_upload),
+)
+
+HUB_ROUTES: tuple[Route, ...] = DOWNLOAD_ROUTES + UPLOAD_ROUTES
+
+
+# --------------------------------------------------------------------------------------------------
 # The HTTP server.
 # --------------------------------------------------------------------------------------------------
 
@@ -540,7 +772,7 @@ class LocalHub:
     (e.g. that a cached fetch downloads nothing).
     """
 
-    def __init__(self, store: HubStore | None = None, routes: tuple[Route, ...] = DOWNLOAD_ROUTES) -> None:
+    def __init__(self, store: HubStore | None = None, routes: tuple[Route, ...] = HUB_ROUTES) -> None:
         self.store = store or HubStore()
         self.routes: list[Route] = list(routes)
         self.requests: list[tuple[str, str]] = []
@@ -604,6 +836,9 @@ class LocalHub:
         monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
         monkeypatch.setenv("HF_HUB_CACHE", str(cache_dir))
         monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        # Uploads through the plain LFS batch API served here, not Xet storage (here and in subprocesses).
+        monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+        monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
         monkeypatch.setattr(constants, "ENDPOINT", endpoint)
         monkeypatch.setattr(
             constants, "HUGGINGFACE_CO_URL_TEMPLATE", endpoint + "/{repo_id}/resolve/{revision}/{filename}"
