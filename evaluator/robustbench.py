@@ -36,6 +36,8 @@ ROBUSTBENCH_IMAGENET_NAMES = MappingProxyType(
         "Hendrycks2020AugMix": "resnet50.augmix_in1k",
         "Hendrycks2020Many": "resnet50.deepaugment_augmix_in1k",
         "Geirhos2018_SIN": "resnet50.sin_in1k",
+        "Geirhos2018_SIN_and_IN": "resnet50.sin_in_in1k",
+        "Geirhos2018_SIN_and_IN_then_finetuned_on_IN": "resnet50.sin_in_ft_in1k",
     }
 )
 """RobustBench ImageNet model names whose weights are the zoo's (same original release)."""

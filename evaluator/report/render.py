@@ -165,13 +165,19 @@ def _html_table(
         head = f'<tr><th rowspan="2">{e(first[0])}</th>'
         head += "".join(f'<th colspan="{span}">{e(label)}</th>' for label, span in rest) + "</tr>"
         head += "<tr>" + "".join(f"<th>{e(c)}</th>" for c in columns[1:]) + "</tr>"
-    body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(_html_cell(c) for c in row) + "</tr>" for row in rows)
     return f"<table><thead>{head}</thead><tbody>{body}</tbody></table>"
+
+
+def _html_cell(text: str) -> str:
+    """Numbers and dashes align right (the default); words (names, sources) align left."""
+    numeric = text == DASH or text.replace(".", "", 1).lstrip("-").isdigit()
+    return f"<td>{html.escape(text)}</td>" if numeric else f'<td class="t">{html.escape(text)}</td>'
 
 
 _CSS = (
     "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
     "table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:.25em .6em}"
-    "td{text-align:right}td:first-child{text-align:left}th{background:#f3f3f3}"
+    "td{text-align:right}td.t{text-align:left}th{background:#f3f3f3}"
     ".finding{font-weight:600}figure{margin:1em 0}img{max-width:100%;height:auto}"
 )
