@@ -77,17 +77,20 @@ def test_transfer_scatter_with_accuracy_and_nothing_to_draw() -> None:
 def test_severity_curves_start_at_clean_and_follow_the_severity_means() -> None:
     table = _table()
     fig = severity_curves(table)
-    (ax,) = fig.axes
-    assert ax.get_xlabel() == "corruption severity (0 = clean)"
-    assert ax.get_ylabel() == "top-1 accuracy (%), mean over corruptions"
-    assert ax.get_title() == "CIFAR-10-C: top-1 accuracy vs corruption severity"
-    assert len(ax.lines) == 6
+    absolute, relative = fig.axes
+    assert fig.get_suptitle() == "CIFAR-10-C: top-1 accuracy vs corruption severity"
+    assert absolute.get_xlabel() == relative.get_xlabel() == "corruption severity (0 = clean)"
+    assert absolute.get_ylabel() == "top-1 accuracy (%), mean over corruptions"
+    assert relative.get_ylabel() == "relative to clean (P_s / P_clean)"
+    assert len(absolute.lines) == len(relative.lines) == 6
     row = table.get("net.b", "full")
-    line = next(line for line in ax.lines if line.get_label() == "net.b (full)")
+    line = next(line for line in absolute.lines if line.get_label() == "net.b (full)")
     assert list(line.get_xdata()) == [0, 1, 2, 3, 4, 5]
     # the wiggle averages out over the 15 corruptions: y(s) = clean * (1 - k s)
     assert np.allclose(line.get_ydata(), [100 * row.clean * (1 - 0.07 * s) for s in range(6)])
-    assert line.get_linestyle() == "-" and ax.lines[0].get_linestyle() == "--"
+    rel = next(line for line in relative.lines if line.get_label() == "net.b (full)")
+    assert np.allclose(rel.get_ydata(), [1 - 0.07 * s for s in range(6)])
+    assert line.get_linestyle() == "-" and absolute.lines[0].get_linestyle() == "--"
     assert _png_size(png_bytes(fig)) == FIGURE_SIZE_PX
 
 

@@ -6,7 +6,8 @@ worker threads: nothing touches pyplot's figure manager or the global backend.
 
 - :func:`transfer_scatter` — upstream robustness (ImageNet-C mCE or accuracy) against downstream rPC,
   one labelled point per backbone and transfer mode: the paper's central picture.
-- :func:`severity_curves` — performance at severity 0 (clean) to 5, one line per backbone and mode.
+- :func:`severity_curves` — performance at severity 0 (clean) to 5, absolute and relative to clean,
+  one line per backbone and mode.
 - :func:`corruption_heatmap` — corruption x (backbone, mode) grid of P_c / P_clean.
 """
 
@@ -108,28 +109,37 @@ def transfer_scatter(
 
 
 def severity_curves(table: TaskTable, palette: Mapping[str, Color] | None = None) -> Figure:
-    """Mean performance over the corruptions at each severity (0 = clean), one line per backbone and mode."""
-    fig, ax = _figure()
+    """Performance against severity (0 = clean), one line per backbone and mode, in two panels.
+
+    Left: the mean over the corruptions at each severity, in percent. Right: the same divided by
+    the clean performance (1 at severity 0), which separates robustness from clean accuracy.
+    """
+    fig = _figure_only()
+    absolute, relative = fig.subplots(1, 2)
     colors = palette or backbone_palette(table.backbones)
     for row in table.rows:
         points = ([(0, row.clean)] if row.clean is not None else []) + sorted(row.by_severity.items())
-        if not points:
-            continue
-        ax.plot(
-            [s for s, _ in points],
-            [100 * v for _, v in points],
-            linestyle=_MODE_LINES[row.mode],
-            marker=_MODE_MARKERS[row.mode],
-            color=colors[row.backbone],
-            label=row.label,
-        )
+        style = {
+            "linestyle": _MODE_LINES[row.mode],
+            "marker": _MODE_MARKERS[row.mode],
+            "color": colors[row.backbone],
+            "label": row.label,
+        }
+        if points:
+            absolute.plot([s for s, _ in points], [100 * v for _, v in points], **style)
+        if points and row.clean:
+            relative.plot([s for s, _ in points], [v / row.clean for _, v in points], **style)
+    for ax in (absolute, relative):
+        ax.set_xticks(range(6))
+        ax.set_xlabel("corruption severity (0 = clean)")
+        ax.grid(True, alpha=0.3)
+    absolute.set_ylabel(f"{metric_label(table.metric)} (%), mean over corruptions")
+    absolute.set_title("performance")
+    relative.set_ylabel("relative to clean (P_s / P_clean)")
+    relative.set_title("robustness")
     if table.rows:
-        ax.legend(fontsize=8, loc="best")
-    ax.set_xticks(range(6))
-    ax.set_xlabel("corruption severity (0 = clean)")
-    ax.set_ylabel(f"{metric_label(table.metric)} (%), mean over corruptions")
-    ax.set_title(f"{task_label(table.task)}: {metric_label(table.metric)} vs corruption severity")
-    ax.grid(True, alpha=0.3)
+        relative.legend(fontsize=7, loc="lower left")
+    fig.suptitle(f"{task_label(table.task)}: {metric_label(table.metric)} vs corruption severity")
     return fig
 
 
@@ -172,14 +182,18 @@ def png_bytes(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _figure():
+def _figure_only():
     from matplotlib.figure import Figure
 
-    fig = Figure(
+    return Figure(
         figsize=(FIGURE_SIZE_PX[0] / FIGURE_DPI, FIGURE_SIZE_PX[1] / FIGURE_DPI),
         dpi=FIGURE_DPI,
         layout="constrained",
     )
+
+
+def _figure():
+    fig = _figure_only()
     return fig, fig.add_subplot()
 
 
