@@ -107,8 +107,12 @@ def test_bad_mapping_files_are_refused(tmp_path) -> None:
         ('{"checkpoint": {}}', "expected an object"),
         ('{"checkpoints": {"x": {"mode": "full"}}}', "needs a 'base_model'"),
         ('{"robustbench": {"x": 3}}', "'robustbench' must map"),
+        (
+            '{"checkpoints": {"x": {"base_model": "b", "mode": "frozen"}}}',
+            "checkpoint 'x': transfer mode 'frozen'",
+        ),
     ]:
         path.write_text(content)
-        with pytest.raises(InvalidInputError, match=message):
+        with pytest.raises(InvalidInputError, match=re.escape(str(path)) + ".*" + re.escape(message)):
             load_mapping(path)
     assert Assignment("b").mode is None

@@ -90,7 +90,10 @@ def mapping_from_dict(data: Any, origin: str = "mapping") -> ReportMapping:
         mode = entry.get("mode")
         if mode is not None and not isinstance(mode, str):
             raise InvalidInputError(f"{origin}: checkpoint {name!r}: 'mode' must be a string")
-        checkpoints[name] = Assignment(entry["base_model"], mode)
+        try:
+            checkpoints[name] = Assignment(entry["base_model"], mode)
+        except InvalidInputError as err:
+            raise InvalidInputError(f"{origin}: checkpoint {name!r}: {err}") from None
     robustbench = data.get("robustbench") or {}
     if not isinstance(robustbench, dict) or not all(isinstance(v, str) for v in robustbench.values()):
         raise InvalidInputError(f"{origin}: 'robustbench' must map RobustBench names to backbone names")
