@@ -54,7 +54,8 @@ class CardSpec:
     summary: str | None = None
     provenance: Provenance | None = None
     reference_metrics: ReferenceMetrics | None = None
-    recipe: Mapping[str, Any] | None = None
+    recipe: Mapping[str, Any] | None = None  # the resolved recipe JSON of a fine-tuning run
+    recipe_text: str | None = None  # a recipe in words (original releases)
     preprocessing: Mapping[str, Any] | None = None
     results: tuple[EvalResult, ...] = ()
     results_paths: tuple[str, ...] = ()  # path in the repo of each results file, same order
@@ -153,6 +154,7 @@ def _body_context(spec: CardSpec) -> dict[str, Any]:
         "reference_rows": reference_rows,
         "reference_source": None if reference is None else reference.source,
         "recipe_json": json.dumps(spec.recipe, indent=2, sort_keys=True) if spec.recipe else None,
+        "recipe_text": spec.recipe_text,
         "preprocessing_rows": _preprocessing_rows(spec.preprocessing),
         "usage_task": usage_task,
         "plot_filename": spec.plot_filename,

@@ -235,3 +235,30 @@ def test_bad_inputs_are_refused_before_anything_is_written(run_dir: Path, tmp_pa
     code, out = _publish(run_dir, "--repo-id", "no-namespace", "--dry-run", out_dir)
     assert code == 1 and "expected ORG/NAME" in out
     assert not out_dir.exists()
+
+
+def test_segmentation_run_publishes_a_folder_rzoo_rebuilds(hub: LocalHub, tmp_path: Path) -> None:
+    import torch
+    from huggingface_hub import snapshot_download
+
+    from tests._publish_data import write_segmentation_run
+    from zoo.dense import load_dense_model
+
+    run = write_segmentation_run(tmp_path / "seg")
+    results = make_result("ade20k-c", sha256=sha256_of(run / "model.safetensors")).save(tmp_path / "ade.json")
+    repo = "rzoo-test/upernet_test_resnet.ft_ade20k"
+    code, out = _publish(run, "--repo-id", repo, "--results", results)
+    assert code == 0, out
+
+    card = ModelCard.load(repo)
+    assert card.data.pipeline_tag == "image-segmentation" and card.data.library_name == "rzoo"
+    assert summary_from_hub_eval_results(card.data.eval_results) == summarize_results(
+        [EvalResult.load(results)]
+    )
+
+    downloaded, config = load_dense_model(snapshot_download(repo))  # from the server into an empty cache
+    local, _ = load_dense_model(run)
+    assert config.head == "upernet" and config.num_classes == 5
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(downloaded(x), local(x))

@@ -60,14 +60,15 @@ class RunFolder:
 
     @property
     def backbone_name(self) -> str | None:
-        """The zoo weights the run started from, when the recipe or config names them."""
-        for source in (self.config.get("rzoo") or {}, self.recipe or {}):
-            for key in ("backbone", "weights", "model", "init"):
+        """The zoo weights the run started from, when config.json or the recipe names them
+        (a dense config's ``backbone.source``; ``base_model`` / ``backbone`` keys otherwise)."""
+        for source in (self.config, self.config.get("rzoo") or {}, self.recipe or {}):
+            for key in ("base_model", "backbone", "weights"):
                 value = source.get(key)
-                if isinstance(value, str):
+                if isinstance(value, Mapping):
+                    value = value.get("source") or value.get("name")
+                if isinstance(value, str) and value:
                     return value
-                if isinstance(value, Mapping) and isinstance(value.get("name"), str):
-                    return value["name"]
         return None
 
     @classmethod
@@ -142,7 +143,8 @@ def check_results_match(results: Sequence[EvalResult], kind: str, weights_sha256
         if result.task not in TASKS_OF_KIND[kind]:
             raise InvalidInputError(f"results for {result.task} cannot be published with a {kind} model")
         digest = result.checkpoint.sha256
-        if digest is not None and digest != weights_sha256:
+        # an ONNX export has its own digest; every other source is the safetensors file itself
+        if digest is not None and result.checkpoint.source != "onnx" and digest != weights_sha256:
             raise InvalidInputError(
                 f"results for {result.task} were computed on checkpoint sha256 {digest[:12]}…, "
                 f"not on these weights ({weights_sha256[:12]}…)"
@@ -165,6 +167,13 @@ def timm_config(config: Mapping[str, Any], data_config: Mapping[str, Any] | None
         raise InvalidInputError(f"config.json: pretrained_cfg lacks {', '.join(missing)}")
     cfg["num_classes"] = out["num_classes"]
     return out
+
+
+def verify_dense_loadable(folder: Path) -> None:
+    """Rebuild the detector / segmenter from config.json and load its weights strictly (rzoo's loader)."""
+    from zoo.dense import load_dense_model
+
+    load_dense_model(folder)
 
 
 def verify_timm_loadable(config: Mapping[str, Any], weights: Path) -> None:
@@ -377,15 +386,17 @@ def build_run_folder(
     weights_sha256 = sha256_of(run.weights_path)
     kind = model_kind(run, results)
     check_results_match(results, kind, weights_sha256)
-    upstream = _upstream(backbone or run.backbone_name)
+    backbone = backbone or run.backbone_name or _results_base_model(results)
+    upstream = _upstream(backbone)
     data_config = upstream.data_config.to_timm() if upstream is not None else None
     if kind == "classification":
         config = timm_config(run.config, data_config)
         verify_timm_loadable(config, run.weights_path)
     else:
         config = json.loads(json.dumps(run.config))
+        verify_dense_loadable(run.path)
     train_datasets = ["imagenet-1k", *(TASKS[r.task].upstream_dataset for r in results)]
-    preprocessing = config.get("pretrained_cfg") or data_config
+    preprocessing = config.get("pretrained_cfg") or config.get("data_config") or data_config
 
     def build(tmp: Path) -> None:
         shutil.copyfile(run.weights_path, tmp / WEIGHTS_FILENAME)
@@ -401,7 +412,7 @@ def build_run_folder(
             num_classes=config.get("num_classes"),
             num_params=num_params_of(run.weights_path),
             license=upstream.provenance.license if upstream is not None else None,
-            base_model=_base_model(backbone or run.backbone_name, upstream),
+            base_model=_base_model(backbone, upstream),
             train_datasets=tuple(dict.fromkeys(train_datasets)),
             provenance=upstream.provenance if upstream is not None else None,
             reference_metrics=upstream.metrics if upstream is not None else None,
@@ -468,6 +479,11 @@ def _check_repo_id(repo_id: str) -> None:
         raise InvalidInputError(f"invalid --repo-id {repo_id!r}: expected ORG/NAME")
 
 
+def _results_base_model(results: Sequence[EvalResult]) -> str | None:
+    names = {r.checkpoint.base_model for r in results if r.checkpoint.base_model}
+    return names.pop() if len(names) == 1 else None
+
+
 def _upstream(name: str | None) -> Any:
     from zoo import get_weights, is_registered
 
@@ -477,10 +493,13 @@ def _upstream(name: str | None) -> Any:
 
 
 def _base_model(name: str | None, upstream: Any) -> str | None:
+    """The upstream Hub repo: the zoo entry's, or an ``[hf-hub:]ORG/NAME[@REV]`` given directly."""
     if upstream is not None:
         return upstream.hub.repo_id
-    if name and name.count("/") == 1:
-        return name
+    if name:
+        repo = name.removeprefix("hf-hub:").split("@", 1)[0]
+        if repo.count("/") == 1:
+            return repo
     return None
 
 
