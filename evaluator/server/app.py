@@ -327,8 +327,6 @@ def _create_submission(app: FastAPI, user: Principal, form) -> JSONResponse:
         dedup_key = f"{task}:sha256:{stored.sha256}"
         default_name = form.file_name.rsplit(".", 1)[0]
         payload = {"checkpoint": str(stored.path), "arch": arch, "task": task}
-        if source == "onnx":
-            payload["runtime"] = "onnx"
     elif hub_repo:
         if not lb.HUB_REPO.match(hub_repo):
             raise InvalidInputError(f"invalid Hub repo id {hub_repo!r} (want org/name)")

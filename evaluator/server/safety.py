@@ -18,7 +18,6 @@ from pathlib import Path
 from zoo.errors import UnsafeFileError
 
 ALLOWED_SUFFIXES = (".safetensors", ".onnx")
-STANDARD_ONNX_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
 MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
 SAFETENSORS_DTYPE_BYTES = {
     "BOOL": 1,
@@ -129,17 +128,19 @@ def validate_safetensors(path: Path) -> dict[str, dict]:
 
 
 def validate_onnx(path: Path) -> None:
-    """Standard operator domains only, no external data (a path the server would read)."""
+    """Standard operator domains only (the evaluator's own check) and no external-data references
+    (a path the server would read)."""
     with path.open("rb") as fh:
         check_not_pickle(fh.read(8))
     import onnx
     from onnx import TensorProto
 
+    from evaluator.onnx_io import check_onnx_graph
+
     try:
         model = onnx.load_model(str(path), load_external_data=False)
     except Exception as err:  # protobuf raises DecodeError and friends
         raise UnsafeFileError(f"refused: not a valid ONNX model ({type(err).__name__})") from None
-    domains = {op.domain for op in model.opset_import}
     graphs = [model.graph]
     while graphs:
         graph = graphs.pop()
@@ -147,13 +148,8 @@ def validate_onnx(path: Path) -> None:
             if init.data_location == TensorProto.EXTERNAL:
                 raise UnsafeFileError("refused: ONNX model references external data files")
         for node in graph.node:
-            domains.add(node.domain)
             for attr in node.attribute:
-                if attr.g is not None and attr.HasField("g"):
+                if attr.HasField("g"):
                     graphs.append(attr.g)
                 graphs.extend(attr.graphs)
-    for func in model.functions:
-        domains.add(func.domain)
-    custom = sorted(d for d in domains if d not in STANDARD_ONNX_DOMAINS)
-    if custom:
-        raise UnsafeFileError(f"refused: ONNX model uses custom operator domains {custom}")
+    check_onnx_graph(model, source="refused upload")
