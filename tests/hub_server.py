@@ -489,7 +489,7 @@ DOWNLOAD_ROUTES: tuple[Route, ...] = (
 # content through Xet storage; HF_HUB_DISABLE_XET=1 (huggingface_hub's documented switch) makes it use
 # the plain LFS batch API served here. ``LocalHub.activate`` sets it.
 #
-# - POST /api/repos/create  {name, organization, private, type} -> {url}; 409 if it exists.
+# - POST /api/repos/create  {name, organization, visibility, type} -> {url}; 409 if it exists.
 # - POST /api/validate-yaml {content, repoType}: the README front matter must be a YAML mapping.
 # - POST /api/{type}s/{repo}/preupload/{rev}  {files: [{path, sample, size}]}
 #   -> {files: [{path, uploadMode: lfs|regular, shouldIgnore, oid}]} (oid of the file at rev: sha256
@@ -542,7 +542,9 @@ def handle_create_repo(hub: LocalHub, request: HubRequest) -> HubResponse:
     url = f"{hub.endpoint}/{prefix}{repo_id}"
     if hub.store.get(repo_id, repo_type) is not None:
         return HubResponse.json({"error": "You already created this model repo", "url": url}, status=409)
-    hub.store.create_repo(repo_id, repo_type=repo_type, private=bool(body.get("private")))
+    # huggingface_hub 2.x sends "visibility" (public | private | protected); 1.x sent "private"
+    private = body.get("visibility") in {"private", "protected"} or bool(body.get("private"))
+    hub.store.create_repo(repo_id, repo_type=repo_type, private=private)
     return HubResponse.json(
         {"url": url, "name": repo_id, "id": hashlib.md5(repo_id.encode()).hexdigest()[:24]}
     )

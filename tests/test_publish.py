@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from cards import summarize_results, summary_from_hub_eval_results
 from evaluator.results import EvalResult
 from tests._publish_data import make_result, write_classifier_run
-from tests.hub_server import HubResponse, LocalHub, Route
+from tests.hub_server import HubResponse, LocalHub, Route, handle_preupload
 from zoo.cli import app
 from zoo.publish import sha256_of
 
@@ -123,7 +123,8 @@ def test_published_repo_loads_in_a_fresh_process_with_plain_timm(
 def test_rerun_is_idempotent_and_updates_are_one_commit(
     hub: LocalHub, run_dir: Path, results_file: Path, tmp_path: Path
 ) -> None:
-    assert _publish(run_dir, "--repo-id", REPO, "--results", results_file)[0] == 0
+    assert _publish(run_dir, "--repo-id", REPO, "--results", results_file, "--private")[0] == 0
+    assert hub.store.get(REPO).private
     first = _head(hub)
     hub.requests.clear()
     code, out = _publish(run_dir, "--repo-id", REPO, "--results", results_file)
@@ -262,3 +263,27 @@ def test_segmentation_run_publishes_a_folder_rzoo_rebuilds(hub: LocalHub, tmp_pa
     x = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
         assert torch.equal(downloaded(x), local(x))
+
+
+def test_a_push_racing_the_upload_is_never_overwritten(
+    hub: LocalHub, run_dir: Path, results_file: Path
+) -> None:
+    hub.add_repo(REPO, {"README.md": "old card\n"})
+    raced: list[str] = []
+
+    def someone_pushes_meanwhile(h: LocalHub, request, **groups):
+        if not raced:  # another client commits after publish read the head
+            raced.append(h.store.commit(REPO, {"notes.md": "theirs\n"}, message="their commit"))
+        return handle_preupload(h, request, **groups)
+
+    hub.routes.insert(
+        0,
+        Route.of(
+            "POST",
+            r"^/api/(?P<api_type>models)/(?P<repo_id>[^/]+/[^/]+)/preupload/(?P<revision>[^/]+)$",
+            someone_pushes_meanwhile,
+        ),
+    )
+    code, out = _publish(run_dir, "--repo-id", REPO, "--results", results_file)
+    assert code == 1 and "changed on the Hub while uploading; re-run" in out
+    assert _head(hub).sha == raced[0] and _head(hub).files["README.md"].data == b"old card\n"
