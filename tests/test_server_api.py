@@ -238,6 +238,7 @@ def test_leaderboard_json_csv_and_results_with_escaped_names(server):
     ).json()
     b = upload(server, "bob", safetensors_bytes(2), model_name="=HYPERLINK(1)").json()
     finish_submission(server["engine"], a["id"], result_document(evil, 0.90, 0.05))
+    assert [r["submission_id"] for r in client.get("/api/leaderboard/cifar10-c").json()["rows"]] == [a["id"]]
     finish_submission(server["engine"], b["id"], result_document("b", 0.80, 0.01))
 
     board = client.get("/api/leaderboard/cifar10-c").json()
@@ -264,6 +265,12 @@ def test_leaderboard_json_csv_and_results_with_escaped_names(server):
         assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in html
     page = client.get(f"/submissions/{a['id']}").text
     assert page.count("<rect") >= 75 and "<polyline" in page and 'href="https://arxiv.org/abs/1"' in page
+
+    # the cached board follows changes: a withdrawn submission leaves JSON, CSV and page at once
+    assert client.delete(f"/api/submissions/{b['id']}", headers=server["bob"]).status_code == 204
+    assert [r["submission_id"] for r in client.get("/api/leaderboard/cifar10-c").json()["rows"]] == [a["id"]]
+    assert "HYPERLINK" not in client.get("/api/leaderboard/cifar10-c.csv").text
+    assert "HYPERLINK" not in client.get("/leaderboard/cifar10-c").text
 
 
 def test_javascript_paper_urls_are_refused(server):

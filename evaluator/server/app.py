@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -47,6 +49,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.queue = JobQueue(engine, lease_seconds=config.lease_seconds)
     app.state.limiter = RateLimiter(config.rate_limit_per_minute)
+    app.state.leaderboard = LeaderboardCache()
 
     @app.exception_handler(RzooError)
     async def _rzoo_error(_request: Request, err: RzooError) -> JSONResponse:
@@ -121,6 +124,50 @@ def submission_json(sub: Submission, viewer: Principal | None) -> dict[str, Any]
         out["error"] = job.error
         out["log"] = job.log
     return out
+
+
+class LeaderboardCache:
+    """Ranked rows per task, recomputed only when the task's finished submissions change.
+
+    The fingerprint (number of finished submissions, newest submission id, newest job finish time)
+    is one cheap aggregate query; the expensive part (loading and summarising every result
+    document) runs once per change. Each server process has its own cache, so it is correct with
+    several hosts sharing one database.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[tuple, list[lb.LeaderboardRow], dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def rows(self, session: Session, task: str) -> tuple[tuple, list[lb.LeaderboardRow]]:
+        key = tuple(
+            session.execute(
+                select(func.count(Submission.id), func.max(Submission.id), func.max(Job.finished_at))
+                .join(Job, Job.submission_id == Submission.id)
+                .where(Submission.task == task, Submission.status == "done")
+            ).one()
+        )
+        with self._lock:
+            cached = self._entries.get(task)
+        if cached is not None and cached[0] == key:
+            return key, cached[1]
+        rows = leaderboard_entries(session, task)
+        with self._lock:
+            self._entries[task] = (key, rows, {})
+        return key, rows
+
+    def rendered(self, task: str, key: tuple, kind: str, render) -> Any:
+        """A per-fingerprint memo for serialized forms (JSON body, CSV, HTML page)."""
+        with self._lock:
+            cached = self._entries.get(task)
+            memo = cached[2] if cached is not None and cached[0] == key else None
+            if memo is not None and kind in memo:
+                return memo[kind]
+        value = render()
+        if memo is not None:
+            with self._lock:
+                memo[kind] = value
+        return value
 
 
 def leaderboard_entries(session: Session, task: str) -> list[lb.LeaderboardRow]:
@@ -282,14 +329,25 @@ def _api_routes(app: FastAPI) -> None:
         }
 
     @app.get("/api/leaderboard/{task}", tags=["leaderboard"], summary="Leaderboard of a task (JSON)")
-    def leaderboard_json(task: str, session: SessionDep) -> dict[str, Any]:
+    def leaderboard_json(task: str, request: Request, session: SessionDep) -> Response:
+        """Rows ranked by mPC (fractions in [0, 1]), and the zoo's author-reported numbers apart."""
         check_task(task)
-        return {
-            "task": task,
-            "ranked_by": "mPC",
-            "rows": [asdict(r) for r in leaderboard_entries(session, task)],
-            "reported_by_authors": [asdict(r) for r in lb.reported_rows(task)],
-        }
+        cache: LeaderboardCache = request.app.state.leaderboard
+        key, rows = cache.rows(session, task)
+        body = cache.rendered(
+            task,
+            key,
+            "json",
+            lambda: json.dumps(
+                {
+                    "task": task,
+                    "ranked_by": "mPC",
+                    "rows": [asdict(r) for r in rows],
+                    "reported_by_authors": [asdict(r) for r in lb.reported_rows(task)],
+                }
+            ),
+        )
+        return Response(body, media_type="application/json")
 
     @app.get(
         "/api/leaderboard/{task}.csv",
@@ -297,9 +355,11 @@ def _api_routes(app: FastAPI) -> None:
         summary="Leaderboard of a task (CSV)",
         response_class=PlainTextResponse,
     )
-    def leaderboard_csv(task: str, session: SessionDep) -> Response:
+    def leaderboard_csv(task: str, request: Request, session: SessionDep) -> Response:
         check_task(task)
-        return Response(lb.to_csv(leaderboard_entries(session, task)), media_type="text/csv")
+        cache: LeaderboardCache = request.app.state.leaderboard
+        key, rows = cache.rows(session, task)
+        return Response(cache.rendered(task, key, "csv", lambda: lb.to_csv(rows)), media_type="text/csv")
 
     # FastAPI matches routes in order: the .csv route must win over "{task}" for "cifar10-c.csv".
     app.router.routes.sort(key=lambda r: 0 if getattr(r, "path", "").endswith(".csv") else 1)

@@ -80,8 +80,12 @@ class Submission(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
     user: Mapped[User] = relationship()
-    job: Mapped[Job | None] = relationship(back_populates="submission", uselist=False)
-    result: Mapped[Result | None] = relationship(back_populates="submission", uselist=False)
+    job: Mapped[Job | None] = relationship(
+        back_populates="submission", uselist=False, cascade="all, delete-orphan", passive_deletes=True
+    )
+    result: Mapped[Result | None] = relationship(
+        back_populates="submission", uselist=False, cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class Job(Base):

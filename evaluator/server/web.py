@@ -52,19 +52,26 @@ def add_web_routes(app: FastAPI) -> None:
 
     @app.get("/leaderboard/{task}", response_class=HTMLResponse, include_in_schema=False)
     def leaderboard_page(task: str, request: Request) -> HTMLResponse:
-        from evaluator.server.app import check_task, leaderboard_entries
+        from evaluator.server.app import check_task
 
         check_task(task)
+        cache = request.app.state.leaderboard
         with Session(request.app.state.engine) as s:
-            rows = leaderboard_entries(s, task)
-        return render(
-            "leaderboard.html.j2",
-            task=task,
-            rows=rows,
-            reported=lb.reported_rows(task),
-            families=tuple(FAMILIES),
-            show_mce=task == "imagenet-c",
+            key, rows = cache.rows(s, task)
+        html = cache.rendered(
+            task,
+            key,
+            "html",
+            lambda: env.get_template("leaderboard.html.j2").render(
+                tasks=TASKS,
+                task=task,
+                rows=rows,
+                reported=lb.reported_rows(task),
+                families=tuple(FAMILIES),
+                show_mce=task == "imagenet-c",
+            ),
         )
+        return HTMLResponse(html)
 
     @app.get("/submissions/{submission_id}", response_class=HTMLResponse, include_in_schema=False)
     def submission_page(submission_id: int, request: Request) -> HTMLResponse:
