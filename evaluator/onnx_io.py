@@ -135,6 +135,7 @@ def export_onnx(
     import torch
 
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval()
     generator = torch.Generator().manual_seed(seed)
     example = torch.randn((batch_size, *input_size), generator=generator)
