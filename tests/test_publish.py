@@ -112,6 +112,18 @@ def test_published_repo_loads_in_a_fresh_process_with_plain_timm(
     assert np.array_equal(np.load(tmp_path / "logits.npy"), _local_logits(run_dir))
     assert "'input_size': (3, 32, 32)" in proc.stdout and "'crop_pct': 1.0" in proc.stdout
 
+    # rzoo's loader (the card's other usage line) gets the same network and names the same weights.
+    import torch
+
+    import zoo
+
+    loaded = zoo.load_checkpoint(f"hf-hub:{REPO}")
+    torch.manual_seed(0)
+    with torch.inference_mode():
+        assert np.array_equal(loaded.model(torch.randn(2, 3, 32, 32)).numpy(), _local_logits(run_dir))
+    assert loaded.identity.sha256 == sha256_of(run_dir / "model.safetensors")
+    assert loaded.identity.revision == head.sha
+
     # The card parses with huggingface_hub and its model-index equals the results file.
     card = ModelCard.load(REPO)
     assert summary_from_hub_eval_results(card.data.eval_results) == summarize_results(
