@@ -234,9 +234,10 @@ def unwrap_state_dict(obj: Any) -> dict[str, Any]:
 
 
 def map_to_architecture(
-    state_dict: Mapping[str, Any], layout: Layout, num_classes: int = 1000
+    state_dict: Mapping[str, Any], layout: Layout, num_classes: int = 1000, *, architecture: str | None = None
 ) -> dict[str, Any]:
-    """Rename with ``layout`` and require a perfect, shape-exact match with timm's architecture."""
+    """Rename with ``layout``; require a perfect, shape-exact match with timm's ``architecture``
+    (default: the layout's)."""
     import timm
     import torch
 
@@ -248,11 +249,10 @@ def map_to_architecture(
         if new in mapped:
             raise InvalidInputError(f"two checkpoint keys map to {new!r}")
         mapped[new] = value
+    architecture = architecture or layout.architecture
     with torch.device("meta"):
-        reference = timm.create_model(
-            layout.architecture, pretrained=False, num_classes=num_classes
-        ).state_dict()
-    check_state_dict_matches(mapped, {k: tuple(v.shape) for k, v in reference.items()}, layout.architecture)
+        reference = timm.create_model(architecture, pretrained=False, num_classes=num_classes).state_dict()
+    check_state_dict_matches(mapped, {k: tuple(v.shape) for k, v in reference.items()}, architecture)
     return {k: mapped[k].detach().to("cpu").contiguous() for k in reference}
 
 
@@ -377,18 +377,17 @@ def convert_release(
     if layout_name not in LAYOUTS:
         raise InvalidInputError(f"unknown layout {layout_name!r}; known: {', '.join(sorted(LAYOUTS))}")
     layout = LAYOUTS[layout_name]
-    if weights is not None and weights.architecture != layout.architecture:
-        raise InvalidInputError(
-            f"layout {layout_name} builds {layout.architecture}, not {weights.architecture}"
-        )
+    # The entry's architecture wins (a layout's key map serves its whole family, e.g. every
+    # torchvision-style ResNet); the strict key-and-shape match is what guarantees the fit.
+    architecture = weights.architecture if weights else layout.architecture
     num_classes = weights.num_classes if weights else 1000
-    state_dict = map_to_architecture(unwrap_state_dict(load_pickle_safely(checkpoint)), layout, num_classes)
+    state_dict = map_to_architecture(
+        unwrap_state_dict(load_pickle_safely(checkpoint)), layout, num_classes, architecture=architecture
+    )
     with tempfile.TemporaryDirectory(prefix="rzoo-convert-") as tmp:
         st_path = Path(tmp) / "model.safetensors"
         save_file(state_dict, str(st_path), metadata={"format": "pt"})
-        config = timm_config(
-            layout.architecture, weights, num_classes, {"rzoo_source": dict(source_info or {})}
-        )
+        config = timm_config(architecture, weights, num_classes, {"rzoo_source": dict(source_info or {})})
         snapshot = write_cache_snapshot(
             repo_id,
             {"config.json": (json.dumps(config, indent=2) + "\n").encode(), "model.safetensors": st_path},

@@ -163,10 +163,6 @@ def _download(hf_hub_download, repo_id: str, filename: str, revision: str, tqdm_
         ) from None
     except RevisionNotFoundError:
         raise HubError(f"revision {revision!r} not found in {repo_id}") from None
-    except EntryNotFoundError:
-        if not required:
-            return None
-        raise HubError(f"{where} has no {filename} (rzoo loads safetensors only)") from None
     except LocalEntryNotFoundError:
         if not required:  # an optional file: the weights download reports the real condition
             return None
@@ -175,6 +171,10 @@ def _download(hf_hub_download, repo_id: str, filename: str, revision: str, tqdm_
         raise HubError(
             f"cannot reach the Hub at {constants.ENDPOINT} and {where}/{filename} is not in the cache"
         ) from None
+    except EntryNotFoundError:  # after LocalEntryNotFoundError, its subclass
+        if not required:
+            return None
+        raise HubError(f"{where} has no {filename} (rzoo loads safetensors only)") from None
     except HfHubHTTPError as err:
         status = err.response.status_code if err.response is not None else "?"
         hint = " (check HF_TOKEN)" if status in (401, 403) else ""

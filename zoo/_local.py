@@ -41,6 +41,7 @@ def register_local_source(
     checkpoint: str | Path,
     layout: str,
     *,
+    architecture: str | None = None,
     recipe: str = "local original release",
     aliases: tuple[str, ...] = (),
     data_config: DataConfig = DataConfig(),
@@ -54,6 +55,9 @@ def register_local_source(
 ) -> Weights:
     """Register ``name`` (``<architecture>.<tag>``) from a pickled ``checkpoint`` in ``layout``.
 
+    ``architecture`` defaults to the layout's (e.g. ``torchvision_resnet`` -> resnet50); any timm
+    architecture whose keys the layout produces works (every key and shape must match).
+
     Idempotent for the same name and file. With ``build`` (default) the checkpoint is converted into
     the HF cache now (``local/<name>`` repo); the returned entry then loads like any other.
     """
@@ -64,7 +68,7 @@ def register_local_source(
     path = Path(checkpoint).expanduser().resolve()
     if not path.is_file():
         raise InvalidInputError(f"checkpoint {path} does not exist")
-    architecture = LAYOUTS[layout].architecture
+    architecture = architecture or LAYOUTS[layout].architecture
     source = SourceRelease(
         url=path.as_uri(),
         filename=path.name,
