@@ -62,13 +62,12 @@ def write_classifier_run(
     )
     # save_for_hf writes the safetensors from model.state_dict(); keep exactly that
     assert set(safetensors.torch.load_file(str(folder / "model.safetensors"))) == set(model.state_dict())
-    recipe = {
-        "backbone": "resnet50.tv_in1k",
-        "dataset": "cifar10",
-        "epochs": 1,
-        "lr": 0.01,
-        "mode": "full-network",
-    }
+    # as zoo.finetune exports a classifier: an "rzoo" block naming the backbone, and recipe.json
+    recipe = {"task": "cifar10", "family": "resnet", "mode": "full", "epochs": 1, "lr": 0.01}
+    config = json.loads((folder / "config.json").read_text())
+    config["rzoo"] = {"task": "cifar10", "mode": "full", "base_model": "resnet50.tv_in1k", "recipe": recipe}
+    config["label_names"] = [f"class_{i}" for i in range(num_classes)]
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
     (folder / "recipe.json").write_text(json.dumps(recipe, indent=2))
     return folder
 

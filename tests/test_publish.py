@@ -129,7 +129,7 @@ def test_published_repo_loads_in_a_fresh_process_with_plain_timm(
     assert summary_from_hub_eval_results(card.data.eval_results) == summarize_results(
         [EvalResult.load(results_file)]
     )
-    assert card.data.base_model == "timm/resnet50.tv_in1k"  # recipe.json names the zoo backbone
+    assert card.data.base_model == "timm/resnet50.tv_in1k"  # config.json's rzoo.base_model
 
 
 def test_rerun_is_idempotent_and_updates_are_one_commit(

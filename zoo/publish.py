@@ -29,6 +29,7 @@ from zoo.errors import HubError, InvalidInputError
 WEIGHTS_FILENAME = "model.safetensors"
 CONFIG_FILENAME = "config.json"
 RECIPE_FILENAMES = ("recipe.json", "resolved_recipe.json")
+RUN_FILENAME = "run.json"  # what fine-tuning records about the run (backbone, world size, versions)
 CARD_FILENAME = "README.md"
 EVAL_FOLDER = "eval"
 REQUIRED_PRETRAINED_CFG = ("input_size", "crop_pct", "interpolation", "mean", "std")
@@ -49,6 +50,7 @@ class RunFolder:
     config: Mapping[str, Any]
     weights_path: Path
     recipe: Mapping[str, Any] | None
+    run_info: Mapping[str, Any] | None = None
 
     @property
     def architecture(self) -> str:
@@ -60,9 +62,10 @@ class RunFolder:
 
     @property
     def backbone_name(self) -> str | None:
-        """The zoo weights the run started from, when config.json or the recipe names them
-        (a dense config's ``backbone.source``; ``base_model`` / ``backbone`` keys otherwise)."""
-        for source in (self.config, self.config.get("rzoo") or {}, self.recipe or {}):
+        """The zoo weights the run started from, when config.json, run.json or the recipe names them
+        (a classifier's ``rzoo.base_model``, a dense config's ``backbone.source``, run.json's ``backbone``)."""
+        sources = (self.config.get("rzoo") or {}, self.config, self.run_info or {}, self.recipe or {})
+        for source in sources:
             for key in ("base_model", "backbone", "weights"):
                 value = source.get(key)
                 if isinstance(value, Mapping):
@@ -87,7 +90,11 @@ class RunFolder:
             if (root / name).is_file():
                 recipe = _read_json(root / name, "recipe")
                 break
-        return cls(path=root, config=config, weights_path=weights, recipe=recipe)
+        embedded = (config.get("rzoo") or {}).get("recipe")
+        if recipe is None and isinstance(embedded, Mapping):
+            recipe = dict(embedded)
+        run_info = _read_json(root / RUN_FILENAME, "run info") if (root / RUN_FILENAME).is_file() else None
+        return cls(path=root, config=config, weights_path=weights, recipe=recipe, run_info=run_info)
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
