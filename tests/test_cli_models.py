@@ -77,3 +77,27 @@ def test_real_subprocess_help_and_list() -> None:
         check=False,
     )
     assert bad.returncode == 1 and bad.stderr.startswith("error: unknown model 'nope'")
+
+
+def test_help_answers_fast_in_a_real_subprocess() -> None:
+    """`rzoo --help` must not import torch & co (best of 3, generous bound for a busy machine)."""
+    import time
+
+    timings = []
+    for _ in range(3):
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "zoo.cli", "--help"], capture_output=True, text=True)
+        timings.append(time.perf_counter() - start)
+        assert done.returncode == 0 and "fetch" in done.stdout and "models" in done.stdout
+    assert min(timings) < 1.5, timings
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, zoo.cli; print(sorted(m for m in ('torch', 'timm', 'huggingface_hub') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert probe.stdout.strip() == "[]"
