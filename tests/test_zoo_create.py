@@ -205,3 +205,24 @@ def test_hostile_weights_in_a_folder_are_refused_before_loading(folder: Path) ->
     )
     with pytest.raises(UnsafeFileError, match="outside"):
         load_checkpoint(folder)
+
+
+def test_dense_folders_load_through_zoo_dense(tmp_path: Path) -> None:
+    """A config.json with "rzoo_head" is a detection/segmentation model: zoo.dense loads it."""
+    from zoo.dense import DenseModelConfig, UperNetHeadConfig, build_dense_model, save_dense_model
+    from zoo.dense.backbone import describe_backbone
+
+    backbone, normalization = describe_backbone(TINY_ARCH)
+    config = DenseModelConfig(
+        head="upernet",
+        backbone=backbone,
+        normalization=normalization,
+        num_classes=5,
+        dataset="ade20k",
+        upernet=UperNetHeadConfig(channels=16, aux_channels=8),
+    )
+    folder = save_dense_model(build_dense_model(config).eval(), tmp_path / "seg")
+    loaded = load_checkpoint(folder)
+    assert loaded.kind == "dense" and loaded.data_config == config and not loaded.model.training
+    assert loaded.identity.source == "folder" and loaded.identity.architecture == TINY_ARCH
+    assert loaded.identity.sha256 == hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
