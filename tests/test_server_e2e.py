@@ -17,8 +17,10 @@ import numpy as np
 
 from evaluator.protocol import COMMON_CORRUPTIONS
 from tests.conftest import REPO_ROOT
-from tests.evalkit import CIFAR_DATA_CONFIG, normalise, write_cifar10, write_cifar10_c
+from tests.evalkit import write_cifar10, write_cifar10_c
 from tests.server_helpers import free_port
+
+ARCH = "test_resnet"
 
 
 def _rzoo(*argv: str, **kwargs) -> subprocess.CompletedProcess:
@@ -33,22 +35,30 @@ def _rzoo(*argv: str, **kwargs) -> subprocess.CompletedProcess:
     )
 
 
-def _tiny_timm_model():
+def _tiny_timm_safetensors(path: Path) -> Path:
+    """A tiny timm model (test_resnet, 10 classes, fixed seed) saved as safetensors."""
     import timm
     import torch
+    from safetensors.torch import save_file
 
     torch.manual_seed(0)
-    return timm.create_model("test_resnet", num_classes=10).eval()
+    save_file(timm.create_model("test_resnet", num_classes=10).eval().state_dict(), str(path))
+    return path
 
 
-def _cifar_data(root: Path, model) -> Path:
+def _cifar_data(root: Path, checkpoint: Path) -> Path:
     """Tiny CIFAR-10 + CIFAR-10-C in the official layouts; half the labels are the model's own
-    predictions so accuracies (and rPC) are non-trivial."""
+    predictions (through its real loader and preprocessing) so accuracies and rPC are non-trivial."""
     import torch
 
-    images, labels = write_cifar10(root, n=16)
+    import zoo
+    from evaluator.preprocessing import ClassifierPreprocessing
+
+    loaded = zoo.load_checkpoint(checkpoint, arch=ARCH)
+    images, labels = write_cifar10(root, n=8)
+    prepare = ClassifierPreprocessing.from_data_config(loaded.data_config)
     with torch.inference_mode():
-        predicted = model(normalise(images)).argmax(1).numpy()
+        predicted = loaded.model(prepare(torch.from_numpy(images).permute(0, 3, 1, 2))).argmax(1).numpy()
     labels = np.where(np.arange(len(labels)) % 2 == 0, predicted, labels)
     batch = root / "cifar-10-batches-py" / "test_batch"
     record = pickle.loads(batch.read_bytes())
@@ -59,12 +69,8 @@ def _cifar_data(root: Path, model) -> Path:
 
 
 def test_serve_submit_wait_and_leaderboard_equals_rzoo_eval(tmp_path):
-    from evaluator.onnx_io import export_onnx
-
-    model = _tiny_timm_model()
-    cifar_root = _cifar_data(tmp_path / "data", model)
-    checkpoint = tmp_path / "tiny-resnet.onnx"
-    export_onnx(model, checkpoint, (3, 32, 32), data_config=dict(CIFAR_DATA_CONFIG))
+    checkpoint = _tiny_timm_safetensors(tmp_path / "tiny-resnet.safetensors")
+    cifar_root = _cifar_data(tmp_path / "data", checkpoint)
     home = tmp_path / "server"
     token = _rzoo("token", "create", "alice", "--home", str(home))
     assert token.returncode == 0, token.stderr
@@ -104,7 +110,7 @@ def test_serve_submit_wait_and_leaderboard_equals_rzoo_eval(tmp_path):
             time.sleep(0.2)
 
         submitted = _rzoo(
-            "submit", str(checkpoint), "--task", "cifar10-c", "--server", url, "--token", token, "--wait",
+            "submit", str(checkpoint), "--task", "cifar10-c", "--arch", ARCH, "--server", url, "--token", token, "--wait",
             "--name", "tiny-resnet", "--timeout", "240",
         )  # fmt: skip
         assert submitted.returncode == 0, submitted.stderr
@@ -120,14 +126,16 @@ def test_serve_submit_wait_and_leaderboard_equals_rzoo_eval(tmp_path):
             server.kill()
 
     local = _rzoo(
-        "eval", str(checkpoint), "--task", "cifar10-c", "--data-root", str(cifar_root), "--quiet",
+        "eval", str(checkpoint), "--arch", ARCH, "--task", "cifar10-c", "--data-root", str(cifar_root), "--quiet",
         "--out", str(tmp_path / "local.json"), "--work-dir", str(tmp_path / "local-work"),
     )  # fmt: skip
     assert local.returncode == 0, local.stderr
     expected = json.loads((tmp_path / "local.json").read_text())["metrics"]["top1"]
 
     (row,) = board["rows"]
-    assert row["model_name"] == "tiny-resnet" and row["submitted_by"] == "alice"
+    assert (
+        row["model_name"] == "tiny-resnet" and row["submitted_by"] == "alice" and row["architecture"] == ARCH
+    )
     assert (row["clean"], row["mPC"], row["rPC"]) == (expected["clean"], expected["mPC"], expected["rPC"])
     assert served["corrupted"] == expected["corrupted"]  # all 15 x 5 cells, exactly
     assert served["document"]["metrics"]["top1"]["per_corruption"] == expected["per_corruption"]

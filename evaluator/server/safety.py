@@ -3,39 +3,18 @@
 * file names must be plain base names ending in ``.safetensors`` or ``.onnx``;
 * pickles (``torch.save`` zips, raw pickle streams) are refused outright;
 * a safetensors file must have a well-formed header whose tensors exactly tile the data section
-  (catches truncated and padded/oversized files);
+  (``zoo.safetensors_check``; catches truncated and padded/oversized files);
 * an ONNX model may use only the standard operator domains and no external-data references.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import re
-import struct
 from pathlib import Path
 
 from zoo.errors import UnsafeFileError
 
 ALLOWED_SUFFIXES = (".safetensors", ".onnx")
-MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
-SAFETENSORS_DTYPE_BYTES = {
-    "BOOL": 1,
-    "U8": 1,
-    "I8": 1,
-    "F8_E4M3": 1,
-    "F8_E5M2": 1,
-    "I16": 2,
-    "U16": 2,
-    "F16": 2,
-    "BF16": 2,
-    "I32": 4,
-    "U32": 4,
-    "F32": 4,
-    "I64": 8,
-    "U64": 8,
-    "F64": 8,
-}
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
 
 
@@ -71,60 +50,20 @@ def check_not_pickle(head: bytes) -> None:
         raise UnsafeFileError("refused: a pickle stream; upload .safetensors instead")
 
 
-def validate_safetensors(path: Path) -> dict[str, dict]:
-    """Parse and check the header of a safetensors file; returns the tensor table."""
-    size = path.stat().st_size
+def validate_safetensors(path: Path, display_name: str | None = None) -> None:
+    """The zoo's header validator (``zoo.safetensors_check``): offsets, shapes and dtypes must tile
+    the data section exactly, so truncated and padded (oversized) files are refused."""
+    from zoo.safetensors_check import validate_safetensors as check_header
+
     with path.open("rb") as fh:
-        head = fh.read(8)
-        check_not_pickle(head)
-        if len(head) < 8:
-            raise UnsafeFileError("refused: truncated safetensors (shorter than its 8-byte header length)")
-        (header_len,) = struct.unpack("<Q", head)
-        if header_len > MAX_SAFETENSORS_HEADER or header_len < 2:
-            raise UnsafeFileError(f"refused: not a safetensors file (header length {header_len})")
-        if 8 + header_len > size:
-            raise UnsafeFileError("refused: truncated safetensors (the header runs past the end of the file)")
-        raw = fh.read(header_len)
+        check_not_pickle(fh.read(8))
     try:
-        header = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise UnsafeFileError(f"refused: safetensors header is not valid JSON ({err})") from None
-    if not isinstance(header, dict):
-        raise UnsafeFileError("refused: safetensors header is not a JSON object")
-    data_len = size - 8 - header_len
-    spans = []
-    tensors = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            if not isinstance(info, dict) or not all(isinstance(v, str) for v in info.values()):
-                raise UnsafeFileError("refused: safetensors __metadata__ must map strings to strings")
-            continue
-        try:
-            dtype, shape, (start, end) = info["dtype"], info["shape"], info["data_offsets"]
-            nbytes = SAFETENSORS_DTYPE_BYTES[dtype] * math.prod(int(d) for d in shape)
-        except (KeyError, TypeError, ValueError):
-            raise UnsafeFileError(f"refused: malformed safetensors entry for tensor {name!r}") from None
-        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end):
-            raise UnsafeFileError(f"refused: bad data offsets for tensor {name!r}")
-        if end - start != nbytes:
-            raise UnsafeFileError(f"refused: tensor {name!r} size does not match its shape and dtype")
-        if end > data_len:
-            raise UnsafeFileError(f"refused: truncated safetensors (tensor {name!r} ends past the file)")
-        spans.append((start, end))
-        tensors[name] = info
-    spans.sort()
-    cursor = 0
-    for start, end in spans:
-        if start != cursor:
-            raise UnsafeFileError("refused: safetensors tensors overlap or leave gaps")
-        cursor = end
-    if cursor != data_len:
-        raise UnsafeFileError(
-            f"refused: safetensors has {data_len - cursor} bytes after its last tensor (oversized file)"
-        )
-    if not tensors:
-        raise UnsafeFileError("refused: safetensors file holds no tensors")
-    return tensors
+        header = check_header(path)
+    except UnsafeFileError as err:
+        message = str(err).replace(path.name, display_name or "upload", 1)
+        raise UnsafeFileError(f"refused safetensors: {message}") from None
+    if not header.tensors:
+        raise UnsafeFileError(f"refused safetensors: {display_name or 'upload'} holds no tensors")
 
 
 def validate_onnx(path: Path) -> None:

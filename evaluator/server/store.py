@@ -33,8 +33,9 @@ class PendingUpload:
     removes the temporary file.
     """
 
-    def __init__(self, root: Path, fmt: str, max_bytes: int) -> None:
+    def __init__(self, root: Path, fmt: str, max_bytes: int, display_name: str | None = None) -> None:
         self.root = root
+        self.display_name = display_name
         self.format = fmt
         self.max_bytes = max_bytes
         tmp_dir = root / "tmp"
@@ -70,7 +71,7 @@ class PendingUpload:
             if self.size == 0:
                 raise UnsafeFileError("refused: empty upload")
             if self.format == "safetensors":
-                validate_safetensors(self.tmp_path)
+                validate_safetensors(self.tmp_path, self.display_name)
             else:
                 validate_onnx(self.tmp_path)
             digest = self._hash.hexdigest()

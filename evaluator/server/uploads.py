@@ -65,7 +65,7 @@ async def parse_submission_form(request: Request, store_root: Path, max_bytes: i
             file_name = disp[b"filename"].decode(errors="replace")
             fmt = check_file_name(file_name)
             form.file_name = file_name
-            state["pending"] = PendingUpload(store_root, fmt, max_bytes)
+            state["pending"] = PendingUpload(store_root, fmt, max_bytes, file_name)
         elif len(form.fields) >= MAX_FIELDS:
             raise InvalidInputError("too many form fields")
 
