@@ -47,6 +47,13 @@ def test_models_list_wide_adds_architecture_and_recipe() -> None:
     assert "resnet50" not in result.stdout
 
 
+def test_models_info_table_fits_80_columns() -> None:
+    result = runner.invoke(app, ["models", "info", "augmix"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    assert "provenance.source.layout" in result.stdout and "torchvision_resnet" in result.stdout
+
+
 def test_models_info_alias_json() -> None:
     result = runner.invoke(app, ["models", "info", "swin_t", "--json"])
     assert result.exit_code == 0

@@ -106,6 +106,11 @@ def test_tampered_download_is_rejected_removed_and_refetched(
 def test_hub_errors_are_one_clear_line(local_hub: LocalHub, repo_files: dict[str, bytes]) -> None:
     local_hub.add_repo("org/tiny", {"config.json": repo_files["config.json"]})
     local_hub.add_repo("org/private", repo_files, private=True)
+    local_hub.add_repo("org/gated", repo_files, gated=True)
+    with pytest.raises(
+        HubError, match=r"org/gated@main is gated: accept its terms on the Hub and set HF_TOKEN"
+    ):
+        fetch("hf-hub:org/gated", progress=False)
     with pytest.raises(HubError, match=r"has no model.safetensors"):
         fetch("hf-hub:org/tiny", progress=False)
     with pytest.raises(HubError, match=r"repository org/absent not found"):

@@ -80,7 +80,7 @@ def info_command(name: str, as_json: JsonOption = False) -> None:
             rows.append((prefix, value))
 
     walk("", weights.to_dict())
-    print_table(weights.name, ["field", "value"], rows)
+    print_table(weights.name, ["field", "value"], rows, min_width=0, no_wrap=("field",))
 
 
 def register(root: typer.Typer) -> None:
