@@ -267,6 +267,14 @@ def test_leaderboard_json_csv_and_results_with_escaped_names(server):
     page = client.get(f"/submissions/{a['id']}").text
     assert page.count("<rect") >= 75 and "<polyline" in page and 'href="https://arxiv.org/abs/1"' in page
 
+    # the transfer report's figures (evaluator.report) over the board's results, embedded on the page
+    assert 'src="/leaderboard/cifar10-c/figures/severity.png"' in client.get("/leaderboard/cifar10-c").text
+    for kind in ("severity", "heatmap", "transfer"):
+        png = client.get(f"/leaderboard/cifar10-c/figures/{kind}.png")
+        assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+        assert png.content.startswith(b"\x89PNG\r\n\x1a\n") and len(png.content) > 5000
+    assert client.get("/leaderboard/imagenet-c/figures/severity.png").status_code == 404
+
     # the cached board follows changes: a withdrawn submission leaves JSON, CSV and page at once
     assert client.delete(f"/api/submissions/{b['id']}", headers=server["bob"]).status_code == 204
     assert [r["submission_id"] for r in client.get("/api/leaderboard/cifar10-c").json()["rows"]] == [a["id"]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -69,9 +69,27 @@ def add_web_routes(app: FastAPI) -> None:
                 reported=lb.reported_rows(task),
                 families=tuple(FAMILIES),
                 show_mce=task == "imagenet-c",
+                report_figures=REPORT_FIGURES if rows and task != "imagenet-c" else (),
             ),
         )
         return HTMLResponse(html)
+
+    @app.get("/leaderboard/{task}/figures/{kind}.png", include_in_schema=False)
+    def leaderboard_figure(task: str, kind: str, request: Request) -> Response:
+        """The transfer report's figures (``evaluator.report``) over this board's results."""
+        from evaluator.server.app import check_task
+
+        check_task(task)
+        if kind not in REPORT_FIGURES or task == "imagenet-c":
+            raise HTTPException(404, f"no {kind!r} figure for {task}")
+        cache = request.app.state.leaderboard
+        with Session(request.app.state.engine) as s:
+            key, rows = cache.rows(s, task)
+            documents = _documents(s, [r.submission_id for r in rows])
+        if not documents:
+            raise HTTPException(404, f"no evaluated submissions on {task} yet")
+        figures = cache.rendered(task, key, "report-figures", lambda: _report_figures(documents))
+        return Response(figures[kind], media_type="image/png", headers={"Cache-Control": "no-cache"})
 
     @app.get("/submissions/{submission_id}", response_class=HTMLResponse, include_in_schema=False)
     def submission_page(submission_id: int, request: Request) -> HTMLResponse:
@@ -107,6 +125,28 @@ def add_web_routes(app: FastAPI) -> None:
                 if holdout and holdout.get("corrupted"):
                     context["holdout_heatmap"] = charts.heatmap(_int_keys(holdout["corrupted"]))
             return render("submission.html.j2", **context)
+
+
+REPORT_FIGURES = ("severity", "heatmap", "transfer")
+
+
+def _documents(session: Session, submission_ids: list[int]) -> list[dict]:
+    from evaluator.server.models import Result
+
+    by_id = {
+        r.submission_id: r.document
+        for r in session.scalars(select(Result).where(Result.submission_id.in_(submission_ids)))
+    }
+    return [by_id[i] for i in submission_ids if i in by_id]
+
+
+def _report_figures(documents: list[dict]) -> dict[str, bytes]:
+    """Render the report's figures in memory (matplotlib, Agg); keyed by kind."""
+    from evaluator.report import build_report
+    from evaluator.results import EvalResult
+
+    report = build_report([EvalResult.from_dict(d) for d in documents], None)
+    return {fig.kind: fig.png for section in report.sections for fig in section.figures}
 
 
 def _int_keys(table: dict) -> dict[str, dict[int, float]]:
