@@ -31,7 +31,9 @@ def safetensors_bytes(seed: int = 0) -> bytes:
     return save({"fc.weight": torch.randn(4, 3, generator=gen), "fc.bias": torch.zeros(4)})
 
 
-def result_document(name: str, clean: float, drop: float, task: str = "cifar10-c") -> dict:
+def result_document(
+    name: str, clean: float, drop: float, task: str = "cifar10-c", sha256: str | None = None
+) -> dict:
     """A real rzoo.results/1 document built with the schema's own summarizer."""
     table = {
         c: {s: max(0.0, clean - drop * s - 0.01 * i) for s in SEVERITIES}
@@ -40,7 +42,7 @@ def result_document(name: str, clean: float, drop: float, task: str = "cifar10-c
     metric = summarize_metric("top1", clean, table)
     return EvalResult(
         task=task,
-        checkpoint=CheckpointIdentity(name=name, source="safetensors"),
+        checkpoint=CheckpointIdentity(name=name, source="safetensors", sha256=sha256),
         primary_metric="top1",
         metrics={"top1": metric},
         num_images=10,

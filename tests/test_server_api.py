@@ -85,6 +85,21 @@ def test_hub_submission_names_repo_and_links_model_card(server):
     )
     assert r.status_code == 201, r.text
     assert r.json()["model_card_url"] == "https://huggingface.co/rzoo/resnet50.augmix_in1k"
+    # once evaluated, the Hub weights' sha256 (from the result) is recorded: the same weights uploaded
+    # as a file by someone else appear once on the leaderboard, as the earlier submission
+    import hashlib
+
+    data = safetensors_bytes(7)
+    digest = hashlib.sha256(data).hexdigest()
+    uploaded = upload(server, "bob", data).json()
+    hub_id = r.json()["id"]
+    finish_submission(server["engine"], hub_id, result_document("hub", 0.9, 0.02, sha256=digest))
+    finish_submission(server["engine"], uploaded["id"], result_document("file", 0.9, 0.02, sha256=digest))
+    with Session(server["engine"]) as s:
+        assert s.get(Submission, hub_id).weights_sha256 == digest
+    rows = server["client"].get("/api/leaderboard/cifar10-c").json()["rows"]
+    assert [row["submission_id"] for row in rows] == [hub_id]
+
     bad = server["client"].post(
         "/api/submissions",
         data={"task": "cifar10-c", "hub_repo": "../../etc/passwd"},

@@ -239,3 +239,40 @@ def test_expired_lease_is_reclaimed_and_a_stale_worker_cannot_finish(sqlite_queu
     assert queue.claim("c") is None
     job = _jobs(engine)[0]
     assert job.status == "failed" and "last of 2 attempts" in job.error
+
+
+def test_concurrent_identical_uploads_on_postgres_make_one_submission(pg_url, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastapi.testclient import TestClient
+
+    from evaluator.server import create_app
+    from evaluator.server.models import Submission
+    from evaluator.server.store import stored_files
+    from tests.server_helpers import make_token, safetensors_bytes
+
+    config = ServerConfig(home=tmp_path / "api", db_url=pg_url, rate_limit_per_minute=1000)
+    app = create_app(config)
+    headers = {"Authorization": f"Bearer {make_token(app.state.engine, 'dave')}"}
+    data = safetensors_bytes(seed=11)
+
+    def submit(_):
+        with TestClient(app) as client:
+            return client.post(
+                "/api/submissions",
+                data={"task": "coco-c", "arch": "resnet18"},
+                files={"file": ("same.safetensors", data)},
+                headers=headers,
+            )
+
+    with ThreadPoolExecutor(6) as pool:
+        responses = list(pool.map(submit, range(6)))
+    assert sorted(r.status_code for r in responses) == [200] * 5 + [201]
+    assert len({r.json()["id"] for r in responses}) == 1
+    with Session(app.state.engine) as s:
+        subs = s.scalars(select(Submission).where(Submission.task == "coco-c")).all()
+        assert len(subs) == 1
+        assert len(s.scalars(select(Job).where(Job.submission_id == subs[0].id)).all()) == 1
+    assert len(stored_files(config.store_dir)) == 1
+    with TestClient(app) as client:  # leave no queued job behind for other tests on this database
+        assert client.delete(f"/api/submissions/{subs[0].id}", headers=headers).status_code == 204

@@ -176,7 +176,15 @@ def leaderboard_entries(session: Session, task: str) -> list[lb.LeaderboardRow]:
         .join(Result, Result.submission_id == Submission.id)
         .join(User, User.id == Submission.user_id)
         .where(Submission.task == task, Submission.status == "done")
+        .order_by(Submission.id)
     ).all()
+    seen: set[str] = set()
+    unique = []
+    for sub, result, user in rows:  # the same weights (by file and by Hub repo): the first submission
+        if sub.weights_sha256 is None or sub.weights_sha256 not in seen:
+            unique.append((sub, result, user))
+            if sub.weights_sha256:
+                seen.add(sub.weights_sha256)
     return lb.rank_rows(
         {
             "submission_id": sub.id,
@@ -188,7 +196,7 @@ def leaderboard_entries(session: Session, task: str) -> list[lb.LeaderboardRow]:
             "weights_sha256": sub.weights_sha256,
             "document": result.document,
         }
-        for sub, result, user in rows
+        for sub, result, user in unique
     )
 
 

@@ -172,6 +172,7 @@ class JobQueue:
                 job.log = log[-LOG_LIMIT:]
             if job.submission_id is not None and output is not None:
                 upsert_result(s, job.submission_id, output)
+                record_weights_digest(s, job.submission_id, output)
             self._sync_submission(s, job)
             return True
 
@@ -213,6 +214,18 @@ class JobQueue:
     def _sync_submission(s: Session, job: Job) -> None:
         if job.submission_id is not None:
             s.execute(update(Submission).where(Submission.id == job.submission_id).values(status=job.status))
+
+
+def record_weights_digest(s: Session, submission_id: int, document: dict[str, Any]) -> None:
+    """Hub submissions learn their weights' sha256 only once evaluated: record it, so identical
+    weights submitted by file and by repo show up once on the leaderboard."""
+    digest = (document.get("checkpoint") or {}).get("sha256")
+    if digest:
+        s.execute(
+            update(Submission)
+            .where(Submission.id == submission_id, Submission.weights_sha256.is_(None))
+            .values(weights_sha256=digest)
+        )
 
 
 def upsert_result(s: Session, submission_id: int, document: dict[str, Any]) -> None:
