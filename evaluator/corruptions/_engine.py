@@ -57,8 +57,10 @@ def _check_seeds(seeds: Sequence[int], n: int) -> list[int]:
 
 
 def quantize(x: torch.Tensor) -> torch.Tensor:
-    """float [0, 255] -> uint8 by clipping and truncating, like ``np.uint8(np.clip(x, 0, 255))``."""
-    return x.clamp(0, 255).floor_().to(torch.uint8)
+    """float [0, 255] -> uint8 by clipping and truncating, like ``np.uint8(np.clip(x, 0, 255))``.
+
+    The float -> uint8 cast truncates toward zero, which after clipping is the floor."""
+    return x.clamp(0, 255).to(torch.uint8)
 
 
 def _check_batch(x: torch.Tensor) -> None:
@@ -70,16 +72,35 @@ def _check_batch(x: torch.Tensor) -> None:
         raise InvalidInputError(f"expected a (N, 3, H, W) batch, got shape {tuple(x.shape)}")
 
 
+CPU_CHUNK_BYTES = 2 << 20  # float32 bytes per family call on the CPU (see _spec.py)
+
+
+def chunk_size(height: int, width: int, device: torch.device) -> int:
+    """How many pictures one family call gets: all of them on a GPU, about 2 MB of float32 on the CPU."""
+    if device.type != "cpu":
+        return 1 << 30
+    return max(1, CPU_CHUNK_BYTES // (3 * height * width * 4))
+
+
 def run_batch(
     spec: CorruptionSpec, x: torch.Tensor, severity: int, seeds: list[int], params: str, device
 ) -> torch.Tensor:
     """Corrupt one same-sized (N, 3, H, W) uint8 batch; returns uint8 on ``x``'s device."""
     check_size(x.shape[2], x.shape[3], params)
     work = x.to(device) if device is not None else x
-    out = spec.fn(
-        work.to(torch.float32).contiguous(), spec.param(params, severity), seeding.generators(seeds)
-    )
-    return quantize(out).to(x.device)
+    param = spec.param(params, severity)
+    gens = seeding.generators(seeds)
+    out = torch.empty_like(work)
+    step = chunk_size(x.shape[2], x.shape[3], work.device)
+    for start in range(0, work.shape[0], step):
+        chunk = work[start : start + step]
+        if spec.uint8_io:
+            result = spec.fn(chunk.contiguous(), param, gens[start : start + step])
+        else:
+            floats = chunk.to(torch.float32, memory_format=torch.contiguous_format)
+            result = spec.fn(floats, param, gens[start : start + step]).clamp_(0, 255)
+        out[start : start + step] = result  # the uint8 cast truncates
+    return out.to(x.device)
 
 
 def corrupt_batch(

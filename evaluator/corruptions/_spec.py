@@ -13,6 +13,11 @@ same-sized images and returns the corrupted batch:
   so the output does not depend on batch composition, order or device.
 - returns float32 (N, 3, H, W) on the same device, in [0, 255] (the engine clamps and truncates to
   uint8 the way imagecorruptions' ``np.uint8(...)`` does).
+- ``uint8_io=True`` (optional): the function takes the uint8 batch and returns uint8 itself (codecs and
+  resamplers that are exact on integers: no float round trip, no quantization by the engine).
+
+On the CPU the engine hands a family a few pictures at a time (about 2 MB of float32 per call): large
+temporaries cost page faults on every allocation, small ones are recycled by the allocator.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class CorruptionSpec:
     fn: CorruptionFn
     params: Mapping[str, tuple[Any, ...]]  # parameter set -> one entry per severity 1..5
     random: bool  # False: a pure function of the image (must match the reference within 1 grey level)
+    uint8_io: bool = False  # True: fn takes and returns uint8 batches
 
     @property
     def holdout(self) -> bool:

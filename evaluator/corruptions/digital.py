@@ -70,9 +70,9 @@ SATURATE = {
 
 
 def contrast(images: torch.Tensor, c: float, generators) -> torch.Tensor:
-    x = images / 255.0
-    means = x.mean(dim=(2, 3), keepdim=True, dtype=torch.float64).to(x.dtype)
-    return ((x - means) * c + means).clamp_(0, 1).mul_(255)
+    # ((x / 255 - m) * c + m) * 255 == c * x + (1 - c) * 255 m, with m the per-channel mean
+    means = images.mean(dim=(2, 3), keepdim=True, dtype=torch.float64).to(images.dtype)
+    return torch.addcmul(means.mul_(1.0 - c), images, images.new_tensor(float(c)))
 
 
 def saturate(images: torch.Tensor, param: tuple[float, float], generators) -> torch.Tensor:
@@ -94,22 +94,37 @@ def saturate(images: torch.Tensor, param: tuple[float, float], generators) -> to
 
 
 @functools.lru_cache(maxsize=64)
-def _box_weights(in_size: int, out_size: int) -> torch.Tensor:
-    """PIL's BOX resampling matrix (out_size, in_size): an input pixel belongs to output pixel ``o`` when
-    its centre lies in ((o + 0.5) * scale - scale / 2, ... + scale / 2]; rows average their members."""
+def _box_windows(in_size: int, out_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """PIL's BOX resampling as windows [lo, hi) of input pixels per output pixel (and 1 / their size).
+
+    PIL includes input pixel ``i`` in output pixel ``o`` when ``-0.5 < (i + 0.5 - center) / s <= 0.5`` with
+    ``center = (o + 0.5) * scale`` and ``s = max(scale, 1)``; members are contiguous and weigh the same."""
     scale = in_size / out_size
     support = 0.5 * max(scale, 1.0)
-    weights = torch.zeros(out_size, in_size, dtype=torch.float64)
+    lows, highs = [], []
     for o in range(out_size):
         center = (o + 0.5) * scale
         lo = max(int(center - support + 0.5), 0)
         hi = min(int(center + support + 0.5), in_size)
-        for i in range(lo, hi):
-            t = (i - center + 0.5) / max(scale, 1.0)
-            if -0.5 < t <= 0.5:
-                weights[o, i] = 1.0
-        weights[o] /= weights[o].sum()
-    return weights
+        members = [i for i in range(lo, hi) if -0.5 < (i - center + 0.5) / max(scale, 1.0) <= 0.5]
+        lows.append(members[0])
+        highs.append(members[-1] + 1)
+    low, high = torch.tensor(lows), torch.tensor(highs)
+    return low, high, 1.0 / (high - low).to(torch.float32)
+
+
+def _box_downscale(x: torch.Tensor, out_size: int, dim: int) -> torch.Tensor:
+    """PIL BOX resampling of one axis of an integer-valued float tensor, rounded to integers as PIL does
+    (its 8-bit resampler rounds half up after each pass). Window sums come from a cumulative sum."""
+    if dim == x.ndim - 1:  # gathers along the last axis are slow on the CPU: work on the transpose
+        return _box_downscale(x.transpose(-1, -2).contiguous(), out_size, dim - 1).transpose(-1, -2)
+    low, high, inv = (t.to(x.device) for t in _box_windows(x.shape[dim], out_size))
+    shape = [1] * x.ndim
+    shape[dim] = 1
+    sums = torch.cat([torch.zeros_like(x.narrow(dim, 0, 1)), x.cumsum(dim)], dim=dim)  # exact below 2**24
+    window = sums.index_select(dim, high).sub_(sums.index_select(dim, low))
+    shape[dim] = out_size
+    return window.mul_(inv.reshape(shape)).add_(0.5).floor_()
 
 
 def _nearest_index(in_size: int, out_size: int, device) -> torch.Tensor:
@@ -120,31 +135,25 @@ def _nearest_index(in_size: int, out_size: int, device) -> torch.Tensor:
 
 
 def pixelate(images: torch.Tensor, c: float, generators) -> torch.Tensor:
+    """uint8 in, uint8 out: BOX down to ``int(side * c)``, NEAREST back up (PIL's two resizes)."""
     h, w = images.shape[-2:]
-    small_h, small_w = int(h * c), int(w * c)
-    x = images.round()
-    horizontal = _box_weights(w, small_w).to(images.device, images.dtype)
-    vertical = _box_weights(h, small_h).to(images.device, images.dtype)
-    # PIL resamples horizontally, rounds to uint8, then vertically and rounds again
-    x = torch.floor(x @ horizontal.T + 0.5).clamp_(0, 255)
-    x = torch.floor(vertical @ x + 0.5).clamp_(0, 255)
-    x = x.index_select(2, _nearest_index(small_h, h, images.device))
-    return x.index_select(3, _nearest_index(small_w, w, images.device))
+    small = _box_downscale(images.to(torch.float32), int(w * c), dim=3)  # PIL: horizontal pass first
+    small = _box_downscale(small, int(h * c), dim=2).to(torch.uint8)
+    small = small.index_select(2, _nearest_index(small.shape[2], h, images.device))
+    return small.index_select(3, _nearest_index(small.shape[3], w, images.device))
 
 
 def jpeg_compression(images: torch.Tensor, quality: int, generators) -> torch.Tensor:
+    """uint8 in, uint8 out: libjpeg encode at ``quality`` and decode (torchvision.io; nvJPEG on CUDA)."""
     from torchvision.io import decode_jpeg, encode_jpeg
 
-    pictures = images.round().clamp_(0, 255).to(torch.uint8)
-    if pictures.device.type != "cuda":
-        pictures = pictures.cpu()
     with warnings.catch_warnings():
         # torchvision 0.29 deprecates its JPEG codec for torchcodec (not installable here); it is the
         # same libjpeg-turbo that PIL uses.
         warnings.filterwarnings("ignore", "The image decoding and encoding", DeprecationWarning)
-        encoded = encode_jpeg(list(pictures), quality=int(quality))
-        decoded = decode_jpeg(encoded, device=pictures.device)
-    return torch.stack(decoded).to(images.device, torch.float32)
+        encoded = encode_jpeg(list(images), quality=int(quality))
+        decoded = decode_jpeg(encoded, device=images.device)
+    return torch.stack(decoded)
 
 
 def _affine_matrices(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
@@ -204,7 +213,9 @@ def elastic_transform(images: torch.Tensor, p: Elastic, generators) -> torch.Ten
 SPECS = (
     CorruptionSpec("contrast", "digital", contrast, CONTRAST, random=False),
     CorruptionSpec("elastic_transform", "digital", elastic_transform, ELASTIC, random=True),
-    CorruptionSpec("pixelate", "digital", pixelate, PIXELATE, random=False),
-    CorruptionSpec("jpeg_compression", "digital", jpeg_compression, JPEG_QUALITY, random=False),
+    CorruptionSpec("pixelate", "digital", pixelate, PIXELATE, random=False, uint8_io=True),
+    CorruptionSpec(
+        "jpeg_compression", "digital", jpeg_compression, JPEG_QUALITY, random=False, uint8_io=True
+    ),
     CorruptionSpec("saturate", "digital", saturate, SATURATE, random=False),
 )

@@ -1,0 +1,113 @@
+"""Corruption speed: images/s of the torch backend and of the reference, measured in the same run.
+
+    python benchmarks/corruptions.py [--sizes 32 224 512] [--corruptions fog snow] [--device cpu]
+                                     [--repeats 5] [--threads 2] [--params imagenet-c]
+
+For every corruption and size, on a batch of a real photo (skimage's astronaut resized to the size;
+64 / 8 / 2 pictures at 32 / 224 / 512 px, each with its own seed): the reference backend
+(``imagecorruptions``, one picture per call, as it is used) and the torch backend (one ``corrupt_batch``
+call for the whole batch, uint8 in and out, on ``--device``). The two are timed alternately, ``--repeats``
+times each after a warm-up, and the fastest repetition of each counts (the machine is shared: the
+minimum is the least disturbed measurement). Prints a markdown table per size with the ratio
+torch/reference and the geometric mean of the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+BATCH_OF_SIZE = {32: 64, 224: 8, 512: 2}
+
+
+def _best_of(calls, repeats: int, sync) -> list[float]:
+    """Alternate the calls ``repeats`` times after one warm-up each; the fastest time of each call."""
+    for call in calls:
+        call()
+    sync()
+    best = [math.inf] * len(calls)
+    for _ in range(repeats):
+        for i, call in enumerate(calls):
+            start = time.perf_counter()
+            call()
+            sync()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", nargs="+", type=int, default=[32, 224, 512])
+    parser.add_argument("--corruptions", nargs="+", default=None, help="default: all registered")
+    parser.add_argument("--params", default="imagenet-c", choices=["imagenet-c", "cifar10-c"])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--batch", type=int, default=None, help="pictures per measurement (default by size)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed repetitions per backend and cell")
+    parser.add_argument("--skip-reference", action="store_true", help="torch only (e.g. on a GPU box)")
+    args = parser.parse_args(argv)
+
+    import numpy as np
+    import torch
+    from rich.progress import track
+
+    from evaluator.corruptions import CORRUPTIONS, corrupt, corrupt_batch
+    from evaluator.corruptions.fidelity import photos
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    names = args.corruptions or list(CORRUPTIONS)
+    device = torch.device(args.device)
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, device {device}, params {args.params}, "
+        f"severity 3; best of {args.repeats} alternating repetitions; reference: imagecorruptions, one picture per call"
+    )
+    rows = {}
+    cells = [(size, name) for size in args.sizes for name in names]
+    for size, name in track(cells, description="timing", transient=True):
+        n = args.batch or BATCH_OF_SIZE.get(size, 4)
+        picture = photos(size)[0]
+        batch = torch.from_numpy(picture.copy()).permute(2, 0, 1).unsqueeze(0).repeat(n, 1, 1, 1).to(device)
+        seeds = list(range(n))
+
+        def run_torch(batch=batch, name=name, seeds=seeds):
+            corrupt_batch(batch, name, 3, seeds, args.params)
+
+        def run_reference(picture=picture, name=name, seeds=seeds):
+            for seed in seeds:
+                corrupt(picture, name, 3, seed, args.params, backend="reference")
+
+        calls = [run_torch] if args.skip_reference else [run_torch, run_reference]
+        best = _best_of(calls, args.repeats, sync)
+        rows[size, name] = (None if args.skip_reference else n / best[1], n / best[0])
+    for size in args.sizes:
+        print(
+            f"\n### {size}x{size} px ({args.batch or BATCH_OF_SIZE.get(size, 4)} pictures per measurement)\n"
+        )
+        print("| corruption | reference img/s | torch img/s | torch/reference |")
+        print("|---|---:|---:|---:|")
+        ratios = []
+        for name in names:
+            ref, ours = rows[size, name]
+            ratio = None if ref is None else ours / ref
+            if ratio is not None:
+                ratios.append(ratio)
+            ref_text = "—" if ref is None else f"{ref:.1f}"
+            ratio_text = "—" if ratio is None else f"{ratio:.2f}x"
+            print(f"| {name} | {ref_text} | {ours:.1f} | {ratio_text} |")
+        if ratios:
+            geomean = math.exp(float(np.mean(np.log(ratios))))
+            print(f"| **geometric mean** | | | **{geomean:.2f}x** (min {min(ratios):.2f}x) |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
