@@ -28,6 +28,8 @@ class TorchRunner:
             if self.kind == "detector":
                 outputs = self.model([img.to(self.device) for img in inputs])
                 return [{k: v.cpu() for k, v in out.items()} for out in outputs]
+            if self.kind == "segmenter":  # one image at a time: sizes differ at the test scale
+                return [self.model(x.to(self.device)).float().cpu() for x in inputs]
             out = self.model(inputs.to(self.device, non_blocking=True))
             if isinstance(out, dict | list | tuple):
                 raise InvalidInputError(f"expected a tensor from the {self.kind}, got {type(out).__name__}")

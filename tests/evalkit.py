@@ -144,3 +144,19 @@ def mobilenet_v2_imagenet():
     model = torchvision.models.mobilenet_v2()
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return model.eval()
+
+
+def write_ade20k(root: Path, images: list[np.ndarray], labels: list[np.ndarray]) -> Path:
+    """ADEChallengeData2016/{images,annotations}/validation with JPEG images and PNG label maps."""
+    from PIL import Image
+
+    base = root / "ADEChallengeData2016"
+    (base / "images" / "validation").mkdir(parents=True, exist_ok=True)
+    (base / "annotations" / "validation").mkdir(parents=True, exist_ok=True)
+    for k, (img, lab) in enumerate(zip(images, labels, strict=True)):
+        stem = f"ADE_val_{k + 1:08d}"
+        Image.fromarray(img).save(base / "images" / "validation" / f"{stem}.jpg", quality=95)
+        Image.fromarray(lab.astype(np.uint8), mode="L").save(
+            base / "annotations" / "validation" / f"{stem}.png"
+        )
+    return base

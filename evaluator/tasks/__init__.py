@@ -8,6 +8,7 @@ and shards, and from which the scores are computed.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 
 from evaluator.tasks._base import Task
@@ -23,9 +24,10 @@ TASK_NAMES: tuple[str, ...] = tuple(_MODULES)
 
 
 def get_task(name: str) -> Task:
+    """A fresh instance of the task (a run may configure it, e.g. COCO's category ids)."""
     if name not in _MODULES:
         raise unknown_name("task", name, TASK_NAMES)
-    return importlib.import_module(_MODULES[name]).TASK
+    return dataclasses.replace(importlib.import_module(_MODULES[name]).TASK)
 
 
 __all__ = ["TASK_NAMES", "Task", "get_task"]

@@ -1,0 +1,190 @@
+"""COCO-C: official instances JSON + JPEGs, box/mask AP through COCOeval, on-the-fly corruption."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import numpy as np
+import pytest
+
+from evaluator import EvalConfig
+from evaluator.engine import ModelUnderTest, evaluate_model
+from evaluator.results import CheckpointIdentity
+
+IDENTITY = CheckpointIdentity(name="bright-box-detector", source="folder")
+DOG = 18  # COCO category ids are not contiguous: label 1 of the model is category 18
+
+
+class BrightBoxDetector:
+    """torchvision's detection contract: bright pixels form the one object (box, mask, score 1)."""
+
+    def __new__(cls, label: int = 1):
+        import torch
+        from torch import nn
+
+        class _Detector(nn.Module):
+            def forward(self, images):
+                outputs = []
+                for img in images:
+                    mask = img.mean(0) > 0.5
+                    rows, cols = torch.nonzero(mask, as_tuple=True)
+                    if len(rows) == 0:
+                        outputs.append(
+                            {
+                                "boxes": torch.zeros(0, 4),
+                                "labels": torch.zeros(0, dtype=torch.int64),
+                                "scores": torch.zeros(0),
+                                "masks": torch.zeros(0, 1, *img.shape[1:]),
+                            }
+                        )
+                        continue
+                    box = torch.tensor(
+                        [[cols.min(), rows.min(), cols.max() + 1, rows.max() + 1]], dtype=torch.float32
+                    )
+                    outputs.append(
+                        {
+                            "boxes": box,
+                            "labels": torch.tensor([label]),
+                            "scores": torch.tensor([1.0]),
+                            "masks": mask[None, None].float(),
+                        }
+                    )
+                return outputs
+
+        return _Detector().eval()
+
+
+def write_coco(root, n: int = 4) -> dict:
+    """annotations/instances_val2017.json + val2017/*.jpg: one bright rectangle (a "dog") per image."""
+    from PIL import Image
+    from pycocotools import mask as mask_utils
+
+    (root / "val2017").mkdir(parents=True)
+    (root / "annotations").mkdir()
+    rng = np.random.default_rng(0)
+    images, annotations = [], []
+    for k in range(n):
+        image_id = 1000 + 7 * k  # sparse ids, as in COCO
+        h, w = int(rng.integers(56, 80)), int(rng.integers(56, 80))
+        x, y = int(rng.integers(2, 12)), int(rng.integers(2, 12))
+        bw, bh = int(rng.integers(20, w - x - 2)), int(rng.integers(20, h - y - 2))
+        img = np.full((h, w, 3), 25, np.uint8)
+        img[y : y + bh, x : x + bw] = 235
+        name = f"{image_id:012d}.jpg"
+        Image.fromarray(img).save(root / "val2017" / name, quality=95)
+        binary = np.zeros((h, w), np.uint8)
+        binary[y : y + bh, x : x + bw] = 1
+        rle = mask_utils.encode(np.asfortranarray(binary))
+        images.append({"id": image_id, "file_name": name, "height": h, "width": w})
+        annotations.append(
+            {
+                "id": k + 1,
+                "image_id": image_id,
+                "category_id": DOG,
+                "bbox": [x, y, bw, bh],
+                "area": float(bw * bh),
+                "iscrowd": 0,
+                "segmentation": {"size": [h, w], "counts": rle["counts"].decode()},
+            }
+        )
+    data = {
+        "info": {"description": "rzoo test fixture"},
+        "licenses": [],
+        "images": images,
+        "annotations": annotations,
+        "categories": [
+            {"id": 1, "name": "person", "supercategory": "person"},
+            {"id": DOG, "name": "dog", "supercategory": "animal"},
+        ],
+    }
+    (root / "annotations" / "instances_val2017.json").write_text(json.dumps(data))
+    return data
+
+
+def _reference_ap(root, data, model, corruption: str, severity: int) -> tuple[float, float]:
+    """Detections computed by hand on the corrupted files, scored by COCOeval directly."""
+    import torch
+    from PIL import Image
+    from pycocotools import mask as mask_utils
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from evaluator.corruptions import corrupt_batch, image_seed
+
+    results = []
+    for entry in data["images"]:
+        img = torch.from_numpy(np.array(Image.open(root / "val2017" / entry["file_name"]))).permute(2, 0, 1)
+        seed = image_seed(0, entry["id"], corruption, severity)
+        bad = corrupt_batch(img[None], corruption, severity, [seed], params="imagenet-c")[0]
+        with torch.inference_mode():
+            (out,) = model([bad.float() / 255])
+        for box, score, m in zip(out["boxes"], out["scores"], out["masks"], strict=True):
+            x1, y1, x2, y2 = box.tolist()
+            rle = mask_utils.encode(np.asfortranarray((m[0] > 0.5).numpy().astype(np.uint8)))
+            rle["counts"] = rle["counts"].decode()
+            results.append(
+                {
+                    "image_id": entry["id"],
+                    "category_id": DOG,
+                    "bbox": [x1, y1, x2 - x1, y2 - y1],
+                    "score": float(score),
+                    "segmentation": rle,
+                }
+            )
+    stats = []
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(root / "annotations" / "instances_val2017.json"))
+        for iou_type in ("bbox", "segm"):
+            if not results:
+                stats.append(0.0)
+                continue
+            ev = COCOeval(gt, gt.loadRes(results), iou_type)
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+            stats.append(max(float(ev.stats[0]), 0.0))
+    return stats[0], stats[1]
+
+
+def test_perfect_detections_score_one_and_corruption_matches_cocoeval_by_hand(tmp_path) -> None:
+    data = write_coco(tmp_path)
+    model = BrightBoxDetector()
+    mut = ModelUnderTest(model, {"category_ids": [DOG]}, "dense", IDENTITY)
+    cfg = EvalConfig(
+        "d",
+        "coco-c",
+        tmp_path,
+        corruptions=("gaussian_noise", "contrast"),
+        severities=(3,),
+        progress=False,
+        batch_size=3,
+    )
+    result = evaluate_model(mut, cfg)
+    box, mask = result.metrics["box_ap"], result.metrics["mask_ap"]
+    assert result.primary_metric == "box_ap"
+    assert box.clean == pytest.approx(1.0) and mask.clean == pytest.approx(1.0)
+    for corruption in ("gaussian_noise", "contrast"):
+        ref_box, ref_mask = _reference_ap(tmp_path, data, model, corruption, 3)
+        assert box.corrupted[corruption][3] == pytest.approx(ref_box)
+        assert mask.corrupted[corruption][3] == pytest.approx(ref_mask)
+    assert box.mPC < 1.0 and box.rPC == pytest.approx(box.mPC)
+    assert box.mCE is None
+
+
+def test_wrong_category_scores_zero_and_limit_restricts_images(tmp_path) -> None:
+    write_coco(tmp_path)
+    mut = ModelUnderTest(BrightBoxDetector(), {"category_ids": [1]}, "dense", IDENTITY)  # calls dogs "person"
+    cfg = EvalConfig("d", "coco-c", tmp_path, corruptions=("contrast",), severities=(1,), progress=False)
+    assert evaluate_model(mut, cfg).metrics["box_ap"].clean == 0.0
+
+    # With --limit 2, only the first two image ids are scored: detections for them are perfect.
+    right = ModelUnderTest(BrightBoxDetector(), {"category_ids": [DOG]}, "dense", IDENTITY)
+    limited = evaluate_model(
+        right,
+        EvalConfig(
+            "d", "coco-c", tmp_path, corruptions=("contrast",), severities=(1,), limit=2, progress=False
+        ),
+    )
+    assert limited.num_images == 2 and limited.metrics["mask_ap"].clean == pytest.approx(1.0)
