@@ -160,3 +160,40 @@ def test_bad_input_is_one_clear_rzoo_error(call, error, message):
         call()
     assert isinstance(info.value, RzooError)
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "reflect", "mirror"])
+def test_separable_gaussian_filter_equals_scipy(mode):
+    from scipy import ndimage
+
+    from evaluator.corruptions import _ops
+
+    x = torch.rand(2, 3, 40, 37, dtype=torch.float64)
+    for sigma in ((0.7, 0.35), (3.0, 1.5), (20.0, 10.0)):  # the last pads beyond the picture
+        ours = _ops.gaussian_filter(x, sigma, truncate=3.0, mode=mode).numpy()
+        theirs = ndimage.gaussian_filter(x.numpy(), (0, 0, *sigma), truncate=3.0, mode=mode)
+        np.testing.assert_allclose(ours, theirs, atol=1e-12)
+
+
+def test_exact_poisson_sampler_matches_the_poisson_law():
+    from scipy import stats
+
+    from evaluator.corruptions.noise import poisson_counts
+
+    levels = torch.tensor([0, 1, 40, 128, 255], dtype=torch.int32).repeat_interleave(20000)
+    u = torch.rand(levels.numel(), generator=torch.Generator().manual_seed(0))
+    counts = poisson_counts(levels.clone(), 60, u).reshape(5, -1).double()
+    for row, level in zip(counts, (0, 1, 40, 128, 255), strict=True):
+        lam = level / 255 * 60
+        assert row.mean().item() == pytest.approx(lam, abs=4 * (lam / 20000) ** 0.5 + 1e-9)
+        if lam > 1:  # chi-square goodness of fit over the bulk of the law
+            ks = np.arange(int(lam - 3 * lam**0.5), int(lam + 3 * lam**0.5))
+            observed = np.array([(row == k).sum().item() for k in ks])
+            expected = stats.poisson.pmf(ks, lam) * row.numel()
+            assert stats.chisquare(observed, expected * observed.sum() / expected.sum()).pvalue > 1e-3
+
+
+def test_device_argument_runs_the_work_there_and_returns_on_the_input_device():
+    x = _batch(2)
+    out = corrupt_batch(x, "gaussian_noise", 2, [1, 2], device="cpu")
+    assert out.device == x.device and torch.equal(out, corrupt_batch(x, "gaussian_noise", 2, [1, 2]))

@@ -19,7 +19,7 @@ from evaluator.corruptions import reference_cifar as ref_cifar
 from evaluator.corruptions.fidelity import CRITERIA, measure
 from evaluator.protocol import ALL_CORRUPTIONS, SEVERITIES
 
-QUICK = {"imagenet-c": ((1, 3, 5), 2, 2), "cifar10-c": (SEVERITIES, 4, None)}  # severities, photos, seeds
+QUICK = {"imagenet-c": ((1, 3, 5), 2, 2), "cifar10-c": (SEVERITIES, 4, 12)}  # severities, photos, seeds
 
 
 def _require(name: str) -> None:

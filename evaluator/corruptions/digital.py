@@ -144,16 +144,18 @@ def pixelate(images: torch.Tensor, c: float, generators) -> torch.Tensor:
 
 
 def jpeg_compression(images: torch.Tensor, quality: int, generators) -> torch.Tensor:
-    """uint8 in, uint8 out: libjpeg encode at ``quality`` and decode (torchvision.io; nvJPEG on CUDA)."""
+    """uint8 in, uint8 out: libjpeg-turbo encode at ``quality`` and decode (torchvision.io), on the CPU
+    whatever the images' device: the GPU codec (nvJPEG) decodes slightly differently, and the output
+    must not depend on the device."""
     from torchvision.io import decode_jpeg, encode_jpeg
 
     with warnings.catch_warnings():
         # torchvision 0.29 deprecates its JPEG codec for torchcodec (not installable here); it is the
         # same libjpeg-turbo that PIL uses.
         warnings.filterwarnings("ignore", "The image decoding and encoding", DeprecationWarning)
-        encoded = encode_jpeg(list(images), quality=int(quality))
-        decoded = decode_jpeg(encoded, device=images.device)
-    return torch.stack(decoded)
+        encoded = encode_jpeg(list(images.cpu()), quality=int(quality))
+        decoded = decode_jpeg(encoded)
+    return torch.stack(decoded).to(images.device)
 
 
 def _affine_matrices(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
