@@ -1,0 +1,298 @@
+"""Torch building blocks of the blur and weather families: filters, resampling and cached constants.
+
+Each helper mirrors one operation of the reference implementation (imagecorruptions, which uses
+scipy.ndimage, scikit-image and OpenCV) closely enough that the deterministic corruptions match it
+within one grey level. Images are float tensors (N, C, H, W); kernels are small constants built
+once with NumPy/torch on the CPU and cached per device.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def _device_key(device: torch.device | str) -> str:
+    return str(torch.device(device))
+
+
+@lru_cache(maxsize=64)
+def _gaussian_taps(sigma: float, truncate: float) -> tuple[float, ...]:
+    # scipy.ndimage.gaussian_filter1d: radius = int(truncate * sigma + 0.5), weights exp(-x^2/2s^2)/sum
+    radius = int(truncate * float(sigma) + 0.5)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    w = np.exp(-0.5 * (x / float(sigma)) ** 2)
+    return tuple((w / w.sum()).tolist())
+
+
+_MATMUL_MAX_SIDE = 768  # up to this side a dense banded matrix product beats shifted adds on CPU
+
+
+@lru_cache(maxsize=128)
+def _band_matrix(
+    taps: tuple[float, ...], n: int, pad_mode: str, device: str, dtype: torch.dtype
+) -> torch.Tensor:
+    """(n, n) matrix M with (M @ v)[i] = sum_j taps[j] * v[border(i + j - r)], borders folded in."""
+    r = len(taps) // 2
+    m = np.zeros((n, n), dtype=np.float64)
+    rows = np.arange(n)
+    for j, t in enumerate(taps):
+        cols = rows + j - r
+        if pad_mode == "replicate":
+            cols = np.clip(cols, 0, n - 1)
+        else:  # reflect-101 (n > r assumed)
+            cols = np.abs(cols)
+            cols = np.where(cols > n - 1, 2 * (n - 1) - cols, cols)
+        np.add.at(m, (rows, cols), t)
+    return torch.from_numpy(m).to(device=device, dtype=dtype)
+
+
+def separable_filter(x: torch.Tensor, taps: tuple[float, ...], pad_mode: str = "replicate") -> torch.Tensor:
+    """Correlate every channel of ``x`` (N, C, H, W) with ``taps`` along H and W (a separable kernel).
+
+    ``pad_mode`` is a torch padding mode: "replicate" is scipy's ``mode='nearest'``, "reflect" is
+    OpenCV's default BORDER_REFLECT_101. Each pass is a product with a banded matrix (one BLAS call,
+    much faster than a 1-channel convolution on CPU); very large images fall back to shifted adds.
+    """
+    h, w = x.shape[-2:]
+    device = _device_key(x.device)
+    if max(h, w) <= _MATMUL_MAX_SIDE:
+        y = x @ _band_matrix(taps, w, pad_mode, device, x.dtype).T
+        return _band_matrix(taps, h, pad_mode, device, x.dtype) @ y
+    r = len(taps) // 2
+    y = F.pad(x, (0, 0, r, r), mode=pad_mode)
+    out = y[..., 0:h, :] * taps[0]
+    for j in range(1, len(taps)):
+        out.add_(y[..., j : j + h, :], alpha=taps[j])
+    y = F.pad(out, (r, r, 0, 0), mode=pad_mode)
+    out = y[..., 0:w] * taps[0]
+    for j in range(1, len(taps)):
+        out.add_(y[..., j : j + w], alpha=taps[j])
+    return out
+
+
+def gaussian_filter(x: torch.Tensor, sigma: float, truncate: float = 4.0) -> torch.Tensor:
+    """skimage.filters.gaussian / scipy.ndimage.gaussian_filter over H and W, borders ``'nearest'``."""
+    return separable_filter(x, _gaussian_taps(float(sigma), float(truncate)), "replicate")
+
+
+def box_blur3(x: torch.Tensor) -> torch.Tensor:
+    """cv2.blur(x, (3, 3)): the 3x3 mean with BORDER_REFLECT_101."""
+    n, c, h, w = x.shape
+    y = F.pad(x.reshape(n * c, 1, h, w), (1, 1, 1, 1), mode="reflect")
+    y = y[..., :, :-2] + y[..., :, 1:-1] + y[..., :, 2:]
+    y = y[..., :-2, :] + y[..., 1:-1, :] + y[..., 2:, :]
+    return (y * (1.0 / 9.0)).reshape(n, c, h, w)
+
+
+def filter2d(x: torch.Tensor, kernel: torch.Tensor, pad_mode: str = "reflect") -> torch.Tensor:
+    """cv2.filter2D(x, -1, kernel) per channel (correlation, anchor at the centre, reflect-101 borders).
+
+    Large kernels go through the FFT (as OpenCV does): the padded image is transformed once and
+    multiplied by the cached transform of the kernel.
+    """
+    n, c, h, w = x.shape
+    kh, kw = kernel.shape
+    rh, rw = kh // 2, kw // 2
+    y = F.pad(x.reshape(n * c, 1, h, w), (rw, rw, rh, rh), mode=pad_mode)
+    if kh * kw < 64:
+        out = F.conv2d(y, kernel.to(device=x.device, dtype=x.dtype)[None, None])
+        return out.reshape(n, c, h, w)
+    ph, pw = y.shape[-2:]
+    spec = _kernel_spectrum(kernel, ph, pw, x.device)
+    full = torch.fft.irfft2(torch.fft.rfft2(y.float()) * spec, s=(ph, pw))
+    # circular correlation with the kernel anchored at (0, 0): valid part starts at the kernel size - 1
+    out = full[..., kh - 1 : kh - 1 + h, kw - 1 : kw - 1 + w]
+    return out.reshape(n, c, h, w).to(x.dtype)
+
+
+_SPECTRA: dict[tuple, torch.Tensor] = {}
+
+
+def _kernel_spectrum(kernel: torch.Tensor, ph: int, pw: int, device: torch.device) -> torch.Tensor:
+    key = (kernel.shape, hash(kernel.numpy().tobytes()), ph, pw, _device_key(device))
+    spec = _SPECTRA.get(key)
+    if spec is None:
+        # convolution with the flipped kernel == correlation with the kernel
+        flipped = torch.flip(kernel.float(), dims=(0, 1))
+        spec = torch.fft.rfft2(flipped, s=(ph, pw)).to(device)
+        if len(_SPECTRA) > 128:
+            _SPECTRA.clear()
+        _SPECTRA[key] = spec
+    return spec
+
+
+def zoom_crop(x: torch.Tensor, zoom: float, centre_trim: bool) -> torch.Tensor:
+    """imagecorruptions' ``clipped_zoom``: crop the centre 1/zoom of the image and zoom it back.
+
+    scipy.ndimage.zoom(order=1) output sizes are ``round(side * zoom)`` and its sampling grid is
+    torch's ``align_corners=True``. imagecorruptions keeps the whole zoomed layer (callers crop the
+    top-left H x W); the original make_cifar_c trims the centre (``centre_trim=True``).
+    """
+    h, w = x.shape[-2:]
+    ch0 = math.ceil(h / float(zoom))
+    ch1 = math.ceil(w / float(zoom))
+    top0 = (h - ch0) // 2
+    top1 = (w - ch1) // 2
+    crop = x[..., top0 : top0 + ch0, top1 : top1 + ch1]
+    out_h, out_w = round(ch0 * float(zoom)), round(ch1 * float(zoom))
+    if (out_h, out_w) == (ch0, ch1):
+        zoomed = crop
+    else:
+        zoomed = F.interpolate(crop, size=(out_h, out_w), mode="bilinear", align_corners=True)
+    if centre_trim:
+        t0, t1 = (out_h - h) // 2, (out_w - w) // 2
+        return zoomed[..., t0 : t0 + h, t1 : t1 + w]
+    return zoomed
+
+
+@lru_cache(maxsize=1024)
+def motion_blur_taps(
+    radius: int, sigma: float, angle: float, h: int, w: int
+) -> tuple[tuple[int, int, float], ...]:
+    """The (dy, dx, weight) shifts of imagecorruptions' ``_motion_blur`` (a numpy copy of Wand's).
+
+    A one-sided Gaussian of width 2*radius+1 along ``angle`` degrees; the loop stops when a shift
+    would leave an image of size (h, w), exactly as the reference does.
+    """
+    width = radius * 2 + 1
+    k = np.exp(-(np.arange(width) ** 2) / (2 * sigma**2)) / (np.sqrt(2 * np.pi) * sigma)
+    k = k / k.sum()
+    py, px = width * np.sin(np.deg2rad(angle)), width * np.cos(np.deg2rad(angle))
+    hypot = math.hypot(py, px)
+    taps = []
+    for i in range(width):
+        dy = -math.ceil(((i * py) / hypot) - 0.5)
+        dx = -math.ceil(((i * px) / hypot) - 0.5)
+        if abs(dy) >= h or abs(dx) >= w:
+            break
+        taps.append((dy, dx, float(k[i])))
+    return tuple(taps)
+
+
+def shifted_sum(x: torch.Tensor, taps: tuple[tuple[int, int, float], ...]) -> torch.Tensor:
+    """sum_i w_i * shift(x, dx_i, dy_i) for one image (C, H, W), edges replicated like the reference."""
+    h, w = x.shape[-2:]
+    py = max(abs(dy) for dy, _, _ in taps)
+    px = max(abs(dx) for _, dx, _ in taps)
+    xp = F.pad(x[None], (px, px, py, py), mode="replicate")[0] if (py or px) else x
+    out = torch.zeros_like(x)
+    for dy, dx, weight in taps:
+        out.add_(xp[:, py - dy : py - dy + h, px - dx : px - dx + w], alpha=weight)
+    return out
+
+
+def motion_blur(x: torch.Tensor, radius: int, sigma: float, angles: list[float]) -> torch.Tensor:
+    """imagecorruptions' ``_motion_blur`` on each image of ``x`` (N, C, H, W) with its own angle."""
+    h, w = x.shape[-2:]
+    return torch.stack(
+        [shifted_sum(img, motion_blur_taps(radius, sigma, a, h, w)) for img, a in zip(x, angles, strict=True)]
+    )
+
+
+def uniform(generator: torch.Generator, low: float, high: float) -> float:
+    """One float64 draw in [low, high) from a CPU generator."""
+    return low + (high - low) * torch.rand((), generator=generator, dtype=torch.float64).item()
+
+
+# ---- OpenCV ports used by spatter ------------------------------------------------------------------
+
+_CANNY_SHIFT = 15
+_TG22 = int(0.4142135623730950488016887242097 * (1 << _CANNY_SHIFT) + 0.5)
+# cv2.distanceTransform(DIST_L2, 5): chamfer weights 1, 1.4, 2.1969 in 16-bit fixed point
+_CHAMFER = tuple(int(np.rint(np.float32(m) * np.float32(1 << 16))) for m in (1.0, 1.4, 2.1969))
+
+
+def canny(gray: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """cv2.Canny(gray, low, high) (aperture 3, L1 gradient) for a batch (N, 1, H, W) of uint8 values.
+
+    Sobel with replicated borders, OpenCV's integer non-maximum suppression (tan 22.5 in 15-bit fixed
+    point, strict/non-strict neighbour comparisons as in canny.cpp) and 8-connected hysteresis.
+    Returns a bool edge mask (N, 1, H, W).
+    """
+    g = F.pad(gray.float(), (1, 1, 1, 1), mode="replicate")
+    sx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], device=gray.device)
+    kernels = torch.stack([sx, sx.T])[:, None]
+    grad = F.conv2d(g, kernels).round().to(torch.int64)
+    gx, gy = grad[:, :1], grad[:, 1:]
+    mag = gx.abs() + gy.abs()
+    mp = F.pad(mag, (1, 1, 1, 1), value=0)
+
+    def at(dy: int, dx: int) -> torch.Tensor:
+        h, w = mag.shape[-2:]
+        return mp[..., 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
+
+    ax, ay = gx.abs(), gy.abs() << _CANNY_SHIFT
+    tg22x = ax * _TG22
+    tg67x = tg22x + (ax << (_CANNY_SHIFT + 1))
+    horizontal = ay < tg22x
+    vertical = ~horizontal & (ay > tg67x)
+    same_sign = (gx ^ gy) >= 0  # s = 1: up-left / down-right; s = -1: up-right / down-left
+    diag = torch.where(
+        same_sign, (mag > at(-1, -1)) & (mag > at(1, 1)), (mag > at(-1, 1)) & (mag > at(1, -1))
+    )
+    keep = torch.where(
+        horizontal,
+        (mag > at(0, -1)) & (mag >= at(0, 1)),
+        torch.where(vertical, (mag > at(-1, 0)) & (mag >= at(1, 0)), diag),
+    )
+    candidate = keep & (mag > math.floor(low))
+    edges = candidate & (mag > math.floor(high))
+    while True:
+        grown = (F.max_pool2d(edges.float(), 3, stride=1, padding=1) > 0) & candidate
+        if bool((grown == edges).all()):
+            return edges
+        edges = grown
+
+
+def chamfer_distance(zero: torch.Tensor, cap: int) -> torch.Tensor:
+    """cv2.distanceTransform(DIST_L2, 5) of an image whose zero pixels are ``zero`` (N, 1, H, W), then
+    truncated at ``cap`` (cv2.threshold THRESH_TRUNC).
+
+    The 5x5 chamfer distance to a pixel at offset (u, v), u >= v >= 0, is (u - 2v) a + v c when
+    u >= 2v and (2v - u) b + (u - v) c otherwise, non-decreasing in each coordinate. So the distance
+    to the nearest zero is the minimum over row offsets dy of the chamfer distance to the nearest
+    zero pixel of row y + dy (found with cumulative max/min): 2 * cap + 1 vectorised steps.
+    """
+    h, w = zero.shape[-2:]
+    far = cap + 1
+    col = torch.arange(w, device=zero.device)
+    z = zero[:, 0]
+    left = torch.where(z, col, -(10**6)).cummax(dim=-1).values
+    right = torch.where(z, col, 10**6).flip(-1).cummin(dim=-1).values.flip(-1)
+    row_dist = torch.minimum(col - left, right - col).clamp_(max=far)
+    padded = F.pad(row_dist, (0, 0, far, far), value=far)
+    a, b, c = _CHAMFER
+    best = torch.full_like(row_dist, far * a)
+    for dy in range(-far, far + 1):
+        u = padded[:, far + dy : far + dy + h]
+        v = abs(dy)
+        big, small = torch.clamp(u, min=v), torch.clamp(u, max=v)
+        cost = torch.where(
+            big >= 2 * small, (big - 2 * small) * a + small * c, (2 * small - big) * b + (big - small) * c
+        )
+        best = torch.minimum(best, cost)
+    return (best.to(torch.float64) / (1 << 16)).clamp_(max=cap).to(torch.float32)[:, None]
+
+
+def equalize_hist(x: torch.Tensor) -> torch.Tensor:
+    """cv2.equalizeHist per image of a batch (N, 1, H, W) of uint8 values (as a float or int tensor)."""
+    n = x.shape[0]
+    flat = x.reshape(n, -1).to(torch.int64)
+    total = flat.shape[1]
+    hist = torch.zeros(n, 256, dtype=torch.int64, device=x.device).scatter_add_(
+        1, flat, torch.ones_like(flat)
+    )
+    first = (hist > 0).to(torch.int64).argmax(dim=1, keepdim=True)  # first non-empty bin
+    first_count = torch.gather(hist, 1, first)
+    bins = torch.arange(256, device=x.device)[None]
+    cumulative = torch.where(bins > first, hist, 0).cumsum(dim=1)
+    scale = 255.0 / (total - first_count).clamp(min=1).to(torch.float32)
+    lut = torch.round(cumulative.to(torch.float32) * scale).clamp_(0, 255)
+    constant = first_count == total  # a constant image maps to its own value
+    lut = torch.where(constant, first.to(torch.float32).expand_as(lut), lut)
+    return torch.gather(lut, 1, flat).reshape(x.shape)

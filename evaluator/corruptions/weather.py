@@ -1,0 +1,389 @@
+"""The weather family: snow, frost, fog, brightness and spatter (holdout).
+
+Torch ports of imagecorruptions (``imagenet-c``) with the make_cifar_c tables (``cifar10-c``).
+Each random corruption first draws its randomness from the per-image CPU generators (a noise field,
+an angle, a texture and crop, a plasma fractal) and then applies a deterministic batched transform
+that follows the reference step by step. Frost textures are read from the installed
+imagecorruptions package (never copied into this repository) and cached per size and device.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from evaluator.corruptions._filters import (
+    box_blur3,
+    canny,
+    chamfer_distance,
+    equalize_hist,
+    gaussian_filter,
+    motion_blur,
+    uniform,
+    zoom_crop,
+)
+from evaluator.corruptions._spec import CorruptionSpec
+from zoo.errors import RzooError
+
+
+class Snow(NamedTuple):
+    loc: float  # snow noise field: normal(loc, scale)
+    scale: float
+    zoom: float
+    threshold: float
+    radius: int  # motion blur of the snow layer
+    sigma: float
+    blend: float  # weight of the image against its whitened version
+    centre_trim: bool  # make_cifar_c trims the zoomed layer to the image before the motion blur
+
+
+class Frost(NamedTuple):
+    image_weight: float
+    frost_weight: float
+    texture_scale: float | None  # None: fit the texture to the image (imagecorruptions); 0.2: make_cifar_c
+    textures: int  # draw among the first `textures` frost images (make_cifar_c: randint(5))
+
+
+class Fog(NamedTuple):
+    strength: float
+    wibble_decay: float
+
+
+class Spatter(NamedTuple):
+    loc: float
+    scale: float
+    sigma: float
+    threshold: float
+    intensity: float
+    mud: bool  # False: water (Canny edges + distance transform), True: mud
+
+
+# ---- parameter tables (severity 1..5) -------------------------------------------------------------
+
+SNOW = {
+    "imagenet-c": (
+        Snow(0.1, 0.3, 3, 0.5, 10, 4, 0.8, False),
+        Snow(0.2, 0.3, 2, 0.5, 12, 4, 0.7, False),
+        Snow(0.55, 0.3, 4, 0.9, 12, 8, 0.7, False),
+        Snow(0.55, 0.3, 4.5, 0.85, 12, 8, 0.65, False),
+        Snow(0.55, 0.3, 2.5, 0.85, 12, 12, 0.55, False),
+    ),
+    "cifar10-c": (
+        Snow(0.1, 0.2, 1, 0.6, 8, 3, 0.95, True),
+        Snow(0.1, 0.2, 1, 0.5, 10, 4, 0.9, True),
+        Snow(0.15, 0.3, 1.75, 0.55, 10, 4, 0.9, True),
+        Snow(0.25, 0.3, 2.25, 0.6, 12, 6, 0.85, True),
+        Snow(0.3, 0.3, 1.25, 0.65, 14, 12, 0.8, True),
+    ),
+}
+FROST = {
+    "imagenet-c": (
+        Frost(1, 0.4, None, 6),
+        Frost(0.8, 0.6, None, 6),
+        Frost(0.7, 0.7, None, 6),
+        Frost(0.65, 0.7, None, 6),
+        Frost(0.6, 0.75, None, 6),
+    ),
+    "cifar10-c": (
+        Frost(1, 0.2, 0.2, 5),
+        Frost(1, 0.3, 0.2, 5),
+        Frost(0.9, 0.4, 0.2, 5),
+        Frost(0.85, 0.4, 0.2, 5),
+        Frost(0.75, 0.45, 0.2, 5),
+    ),
+}
+FOG = {
+    "imagenet-c": (Fog(1.5, 2), Fog(2.0, 2), Fog(2.5, 1.7), Fog(2.5, 1.5), Fog(3.0, 1.4)),
+    "cifar10-c": (Fog(0.2, 3), Fog(0.5, 3), Fog(0.75, 2.5), Fog(1, 2), Fog(1.5, 1.75)),
+}
+BRIGHTNESS = {
+    "imagenet-c": (0.1, 0.2, 0.3, 0.4, 0.5),
+    "cifar10-c": (0.05, 0.1, 0.15, 0.2, 0.3),
+}
+SPATTER = {
+    "imagenet-c": (
+        Spatter(0.65, 0.3, 4, 0.69, 0.6, False),
+        Spatter(0.65, 0.3, 3, 0.68, 0.6, False),
+        Spatter(0.65, 0.3, 2, 0.68, 0.5, False),
+        Spatter(0.65, 0.3, 1, 0.65, 1.5, True),
+        Spatter(0.67, 0.4, 1, 0.65, 1.5, True),
+    ),
+    "cifar10-c": (
+        Spatter(0.62, 0.1, 0.7, 0.7, 0.5, False),
+        Spatter(0.65, 0.1, 0.8, 0.7, 0.5, False),
+        Spatter(0.65, 0.3, 1, 0.69, 0.5, False),
+        Spatter(0.65, 0.1, 0.7, 0.69, 0.6, True),
+        Spatter(0.65, 0.1, 0.5, 0.68, 0.6, True),
+    ),
+}
+SNOW_ANGLE_RANGE = (-135.0, -45.0)
+FROST_FILES = ("frost1.png", "frost2.png", "frost3.png", "frost4.jpg", "frost5.jpg", "frost6.jpg")
+WATER_RGB = (175 / 255.0, 238 / 255.0, 238 / 255.0)  # pale turquoise
+MUD_RGB = (63 / 255.0, 42 / 255.0, 20 / 255.0)
+RGB_TO_GRAY = (0.299, 0.587, 0.114)  # cv2.COLOR_RGB2GRAY
+
+
+# ---- snow -----------------------------------------------------------------------------------------
+
+
+def snow(images: torch.Tensor, param: Snow, generators) -> torch.Tensor:
+    """A zoomed, thresholded, motion-blurred noise layer added twice (and rotated) to a whitened image."""
+    h, w = images.shape[-2:]
+    noise = torch.stack([torch.randn(h, w, generator=g) for g in generators])
+    angles = [uniform(g, *SNOW_ANGLE_RANGE) for g in generators]
+    return apply_snow(images, param, noise.to(images.device), angles)
+
+
+def apply_snow(images: torch.Tensor, param: Snow, noise: torch.Tensor, angles: list[float]) -> torch.Tensor:
+    """snow given its draws: a standard normal field (N, H, W) and a motion angle per image."""
+    h, w = images.shape[-2:]
+    layer = (param.loc + param.scale * noise.to(images.dtype))[:, None]
+    layer = zoom_crop(layer, param.zoom, param.centre_trim)
+    layer = torch.where(layer < param.threshold, 0.0, layer).clamp_(0, 1)
+    layer = motion_blur(layer, param.radius, param.sigma, angles)
+    layer = (torch.round(layer * 255) / 255)[..., :h, :w]
+    x = images / 255.0
+    x = param.blend * x + (1 - param.blend) * torch.maximum(x, _gray(x) * 1.5 + 0.5)
+    return (x + layer + torch.flip(layer, dims=(-2, -1))).clamp_(0, 1) * 255
+
+
+def _gray(x: torch.Tensor) -> torch.Tensor:
+    r, g, b = RGB_TO_GRAY
+    return r * x[:, 0:1] + g * x[:, 1:2] + b * x[:, 2:3]
+
+
+# ---- frost ----------------------------------------------------------------------------------------
+
+
+def frost_directory() -> Path:
+    """The frost textures shipped with the installed imagecorruptions package (not imported)."""
+    spec = importlib.util.find_spec("imagecorruptions")
+    if spec is None or not spec.submodule_search_locations:
+        raise RzooError("frost needs the imagecorruptions package (pip install imagecorruptions-imaug)")
+    return Path(next(iter(spec.submodule_search_locations))) / "frost"
+
+
+@lru_cache(maxsize=8)
+def frost_texture(index: int) -> torch.Tensor:
+    """Texture ``index`` as a uint8 RGB tensor (3, h, w) (alpha dropped, as cv2.imread does)."""
+    from PIL import Image
+
+    path = frost_directory() / FROST_FILES[index]
+    with Image.open(path) as im:
+        rgb = np.asarray(im.convert("RGB"))
+    return torch.from_numpy(rgb.copy()).permute(2, 0, 1).contiguous()
+
+
+def _resize(
+    texture: torch.Tensor, size: tuple[int, int], mode: str, scale: float | None = None
+) -> torch.Tensor:
+    x = texture[None].float()
+    if scale is not None:
+        out = F.interpolate(
+            x, scale_factor=scale, mode=mode, align_corners=False, recompute_scale_factor=False
+        )
+    else:
+        out = F.interpolate(x, size=size, mode=mode, align_corners=False)
+    return out.round_().clamp_(0, 255)[0]
+
+
+def _fit(texture: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """imagecorruptions' rescaling: scale so the texture covers the image, times 1.1 (bicubic)."""
+    fh, fw = texture.shape[-2:]
+    factor = 1.0
+    if fh < h and fw >= w:
+        factor = h / fh
+    elif fh >= h and fw < w:
+        factor = w / fw
+    elif fh < h and fw < w:
+        factor = max(h / fh, w / fw)
+    factor *= 1.1
+    size = (int(np.ceil(fh * factor)), int(np.ceil(fw * factor)))
+    return _resize(texture, size, "bicubic")
+
+
+_FROST_CACHE: dict[tuple, torch.Tensor] = {}
+
+
+def frost_layer(
+    index: int, texture_scale: float | None, h: int, w: int, device: torch.device
+) -> torch.Tensor:
+    """The rescaled texture an (h, w) image is cropped from, cached per (texture, size, device)."""
+    key = (index, texture_scale, h, w, str(device))
+    layer = _FROST_CACHE.get(key)
+    if layer is None:
+        texture = frost_texture(index)
+        if texture_scale is not None:  # make_cifar_c: cv2.resize(fx=fy=0.2), bilinear
+            texture = _resize(texture, (0, 0), "bilinear", scale=texture_scale)
+        fh, fw = texture.shape[-2:]
+        if texture_scale is None or fh <= h or fw <= w:
+            texture = _fit(texture, h, w)
+        layer = texture.to(device)
+        if len(_FROST_CACHE) > 64:
+            _FROST_CACHE.clear()
+        _FROST_CACHE[key] = layer
+    return layer
+
+
+def frost(images: torch.Tensor, param: Frost, generators) -> torch.Tensor:
+    """A random crop of a random frost texture, blended with the image."""
+    h, w = images.shape[-2:]
+    choices = []
+    for g in generators:
+        index = int(torch.randint(param.textures, (), generator=g))
+        layer = frost_layer(index, param.texture_scale, h, w, images.device)
+        top = int(torch.randint(layer.shape[-2] - h, (), generator=g))
+        left = int(torch.randint(layer.shape[-1] - w, (), generator=g))
+        choices.append((index, top, left))
+    return apply_frost(images, param, choices)
+
+
+def apply_frost(images: torch.Tensor, param: Frost, choices: list[tuple[int, int, int]]) -> torch.Tensor:
+    """frost given its draws: (texture index, crop top, crop left) per image."""
+    h, w = images.shape[-2:]
+    crops = []
+    for index, top, left in choices:
+        layer = frost_layer(index, param.texture_scale, h, w, images.device)
+        crops.append(layer[:, top : top + h, left : left + w])
+    return (param.image_weight * images + param.frost_weight * torch.stack(crops)).clamp_(0, 255)
+
+
+# ---- fog ------------------------------------------------------------------------------------------
+
+
+def next_power_of_2(x: int) -> int:
+    return 1 if x == 0 else 2 ** (x - 1).bit_length()
+
+
+def plasma_draws(mapsize: int) -> int:
+    """How many U[0, 1) draws one plasma fractal of side ``mapsize`` takes (3 per cell per level)."""
+    return sum(3 * (mapsize // (mapsize >> k)) ** 2 for k in range(mapsize.bit_length() - 1))
+
+
+def plasma_fractal(mapsize: int, wibble_decay: float, draws: torch.Tensor) -> torch.Tensor:
+    """imagecorruptions' diamond-square height map, (N, mapsize, mapsize) in [0, 1].
+
+    ``draws`` (N, plasma_draws(mapsize)) are U[0, 1) numbers consumed in the reference's order
+    (per level: the squares, then the two diamond grids, each row-major).
+
+    Each level is one batched step over all images: the squares' centres get the mean of their
+    corners plus noise, then the diamonds' centres (wrapping around, like np.roll) likewise. The
+    noise amplitude is wibble * U(-wibble, wibble), as in the reference.
+    """
+    assert mapsize & (mapsize - 1) == 0
+    n, device = draws.shape[0], draws.device
+    levels = []
+    step, wibble = mapsize, 100.0
+    while step >= 2:
+        levels.append((step, wibble))
+        step //= 2
+        wibble /= wibble_decay
+    counts = [3 * (mapsize // s) ** 2 for s, _ in levels]
+    noise = torch.split(draws * 2 - 1, counts, dim=1)
+
+    grid = torch.zeros(n, mapsize, mapsize, device=device)
+    for (step, wibble), u in zip(levels, noise, strict=True):
+        k = mapsize // step
+        half = step // 2
+        u = (wibble * wibble) * u.reshape(n, 3, k, k)
+        corners = grid[:, 0::step, 0::step]
+        squares = corners + torch.roll(corners, -1, dims=1)
+        squares = squares + torch.roll(squares, -1, dims=2)
+        grid[:, half::step, half::step] = squares / 4 + u[:, 0]
+        centres = grid[:, half::step, half::step]
+        corners = grid[:, 0::step, 0::step]
+        left = centres + torch.roll(centres, 1, dims=1) + corners + torch.roll(corners, -1, dims=2)
+        grid[:, 0::step, half::step] = left / 4 + u[:, 1]
+        top = centres + torch.roll(centres, 1, dims=2) + corners + torch.roll(corners, -1, dims=1)
+        grid[:, half::step, 0::step] = top / 4 + u[:, 2]
+    grid = grid - grid.amin(dim=(1, 2), keepdim=True)
+    return grid / grid.amax(dim=(1, 2), keepdim=True)
+
+
+def fog(images: torch.Tensor, param: Fog, generators) -> torch.Tensor:
+    """Add a plasma fractal (cropped top-left from a power-of-two map) and rescale the contrast."""
+    h, w = images.shape[-2:]
+    mapsize = next_power_of_2(max(h, w))
+    draws = torch.stack([torch.rand(plasma_draws(mapsize), generator=g) for g in generators])
+    plasma = plasma_fractal(mapsize, param.wibble_decay, draws.to(images.device))
+    return apply_fog(images, param, plasma)
+
+
+def apply_fog(images: torch.Tensor, param: Fog, plasma: torch.Tensor) -> torch.Tensor:
+    """fog given its plasma fractal (N, S, S), S >= H, W."""
+    h, w = images.shape[-2:]
+    x = images / 255.0
+    max_val = x.amax(dim=(1, 2, 3), keepdim=True)
+    x = x + param.strength * plasma[:, None, :h, :w]
+    return (x * max_val / (max_val + param.strength)).clamp_(0, 1) * 255
+
+
+# ---- brightness -----------------------------------------------------------------------------------
+
+
+def brightness(images: torch.Tensor, amount: float, generators) -> torch.Tensor:
+    """rgb2hsv, V += amount (clipped), hsv2rgb: with hue and saturation fixed, that scales the pixel
+    by V'/V (a black pixel becomes grey V')."""
+    x = images / 255.0
+    value = x.amax(dim=1, keepdim=True)
+    brighter = (value + amount).clamp_(max=1.0)
+    scaled = x * (brighter / value.clamp(min=1e-12))
+    return torch.where(value > 0, scaled, brighter.expand_as(x)).clamp_(0, 1) * 255
+
+
+# ---- spatter --------------------------------------------------------------------------------------
+
+
+def spatter(images: torch.Tensor, param: Spatter, generators) -> torch.Tensor:
+    """Water drops (embossed outlines of a thresholded smooth noise field) or mud splashes."""
+    h, w = images.shape[-2:]
+    noise = torch.stack([torch.randn(h, w, generator=g, dtype=torch.float64) for g in generators])
+    return apply_spatter(images, param, noise.to(images.device))
+
+
+def apply_spatter(images: torch.Tensor, param: Spatter, noise: torch.Tensor) -> torch.Tensor:
+    """spatter given its draw: a standard normal field (N, H, W)."""
+    liquid = gaussian_filter((param.loc + param.scale * noise.to(torch.float64))[:, None], param.sigma)
+    liquid = torch.where(liquid < param.threshold, 0.0, liquid)
+    x = images / 255.0
+    if param.mud:
+        mask = gaussian_filter((liquid > param.threshold).to(torch.float32), param.intensity)
+        mask = torch.where(mask < 0.8, 0.0, mask).to(x.dtype)
+        colour = torch.tensor(MUD_RGB, device=x.device, dtype=x.dtype)[None, :, None, None]
+        return (x * (1 - mask) + colour * mask).clamp_(0, 1) * 255
+    drops = water_drops(liquid) * param.intensity
+    colour = torch.tensor(WATER_RGB, device=x.device, dtype=x.dtype)[None, :, None, None]
+    return (x + drops.to(x.dtype) * colour).clamp_(0, 1) * 255
+
+
+_EMBOSS = torch.tensor([[-2.0, -1.0, 0.0], [-1.0, 1.0, 1.0], [0.0, 1.0, 2.0]])
+
+
+def water_drops(liquid: torch.Tensor) -> torch.Tensor:
+    """The reference's water-drop intensity (N, 1, H, W) in [0, 1] from the thresholded liquid layer."""
+    layer = torch.floor(liquid * 255).clamp_(0, 255)  # (liquid * 255).astype(np.uint8)
+    edges = canny(layer, 50, 150)
+    dist = chamfer_distance(edges, cap=20)
+    dist = torch.floor(box_blur3(dist.to(torch.float64)).to(torch.float32))  # blur, astype(uint8)
+    dist = equalize_hist(dist)
+    kernel = _EMBOSS.to(device=dist.device, dtype=dist.dtype)[None, None]
+    dist = F.conv2d(F.pad(dist, (1, 1, 1, 1), mode="reflect"), kernel).clamp_(0, 255)  # filter2D, CV_8U
+    dist = torch.round(box_blur3(dist))  # cv2.blur on uint8 rounds
+    drops = layer.to(torch.float32) * dist
+    peak = drops.amax(dim=(1, 2, 3), keepdim=True)
+    return torch.where(peak > 0, drops / peak.clamp(min=1e-12), 0.0)
+
+
+SPECS: tuple[CorruptionSpec, ...] = (
+    CorruptionSpec("snow", "weather", snow, SNOW, random=True),
+    CorruptionSpec("frost", "weather", frost, FROST, random=True),
+    CorruptionSpec("fog", "weather", fog, FOG, random=True),
+    CorruptionSpec("brightness", "weather", brightness, BRIGHTNESS, random=False),
+    CorruptionSpec("spatter", "weather", spatter, SPATTER, random=True),
+)
