@@ -1,24 +1,20 @@
-"""Fidelity, determinism and shape handling of the blur and weather corruption families.
+"""The blur and weather families against the reference, draw by draw, and their building blocks.
 
-The reference is the installed imagecorruptions package (imagecorruptions-imaug). Three kinds of
-fidelity check, on real photos (skimage.data) at 224 px with the imagenet-c tables:
-
-- deterministic corruptions: mean absolute difference to the reference <= 1 grey level;
-- random corruptions whose draws we can replay (motion_blur, snow, frost, fog, spatter): seed the
-  reference's global NumPy RNG, replay the same draws into our ``apply_*`` function, and require
-  the same <= 1 grey level (this checks every deterministic step after the draws);
-- all random corruptions, in distribution (glass_blur's reference draws from numba's own RNG, so
-  this is its only comparison to it): over several seeds, the mean and the standard deviation of the
-  residual (corrupted - clean) within 5 % of the reference's and the SSIM to the clean image within
-  0.02 of the reference's.
-
-cifar10-c (32 px): the make_cifar_c variants are rebuilt here from the reference's own building
-blocks (scipy zoom with the original centre trim, ``_motion_blur``, cv2.resize(0.2) frost, a 32 px
-plasma fractal, skimage filters) and compared the same way.
+The fidelity harness (tests/test_corruptions_fidelity.py) compares every corruption with the reference
+backend: within 1 grey level for the deterministic ones, in distribution for the random ones. Here the
+random corruptions whose draws can be replayed (motion_blur, snow, frost, fog, spatter) are compared
+much more tightly: the reference backend (imagecorruptions for imagenet-c, reference_cifar for
+cifar10-c) runs on a seeded NumPy global RNG; we draw the same numbers from a NumPy RNG seeded the same
+way, feed them to our ``apply_*`` function and require the same output within 1 grey level, on real
+photos (skimage.data) at 224 px, non-square 200x300 and 32x48 (imagenet-c) and 32 px (cifar10-c).
+glass_blur's reference draws from numba's RNG, which cannot be replayed: its shuffle is compared with
+a plain Python run of the reference loop on the same offsets instead. The OpenCV steps of spatter are
+compared with OpenCV itself.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import warnings
 from functools import lru_cache
@@ -30,16 +26,13 @@ import torch
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 cv2 = pytest.importorskip("cv2")
-icc = pytest.importorskip("imagecorruptions.corruptions")
-from imagecorruptions import corrupt as reference_corrupt  # noqa: E402
-from scipy.ndimage import zoom as scizoom  # noqa: E402
 from skimage import data, transform  # noqa: E402
-from skimage.color import hsv2rgb, rgb2hsv  # noqa: E402
 from skimage.filters import gaussian as sk_gaussian  # noqa: E402
-from skimage.metrics import structural_similarity  # noqa: E402
 
-from evaluator.corruptions import _filters, blur, weather  # noqa: E402
+from evaluator.corruptions import _filters, blur, reference, weather  # noqa: E402
+from evaluator.corruptions import reference_cifar as ref_cifar  # noqa: E402
 from evaluator.corruptions._spec import PARAM_SETS  # noqa: E402
+from evaluator.corruptions.seeding import numpy_seed  # noqa: E402
 from evaluator.protocol import FAMILIES  # noqa: E402
 
 SPECS = {spec.name: spec for spec in blur.SPECS + weather.SPECS}
@@ -72,10 +65,8 @@ def mad(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a.astype(np.float64) - b.astype(np.float64)).mean())
 
 
-def reference(image: np.ndarray, severity: int, name: str, seed: int | None = None) -> np.ndarray:
-    if seed is not None:
-        np.random.seed(seed)
-    return reference_corrupt(image, severity, name)
+def reference_output(image: np.ndarray, severity: int, name: str, seed: int = 0, params: str = "imagenet-c"):
+    return reference.corrupt(image, name, severity, seed, params)
 
 
 # ---- the contract ---------------------------------------------------------------------------------
@@ -92,97 +83,74 @@ def test_specs_cover_the_blur_and_weather_families_with_both_parameter_sets():
     assert deterministic == {"defocus_blur", "zoom_blur", "gaussian_blur", "brightness"}
 
 
-# make_cifar_c's tables as ../shared/reference/benchmarks.md transcribes them (severity 1..5)
-MAKE_CIFAR_C = {
-    "gaussian_blur": [0.4, 0.6, 0.7, 0.8, 1],
-    "glass_blur": [(0.05, 1, 1), (0.25, 1, 1), (0.4, 1, 1), (0.25, 1, 2), (0.4, 1, 2)],
-    "defocus_blur": [(0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (1, 0.2), (1.5, 0.1)],
-    "motion_blur": [(6, 1), (6, 1.5), (6, 2), (8, 2), (9, 2.5)],
-    "zoom_blur": [(1.06, 0.01), (1.11, 0.01), (1.16, 0.01), (1.21, 0.01), (1.26, 0.01)],
-    "fog": [(0.2, 3), (0.5, 3), (0.75, 2.5), (1, 2), (1.5, 1.75)],
-    "frost": [(1, 0.2), (1, 0.3), (0.9, 0.4), (0.85, 0.4), (0.75, 0.45)],
-    "snow": [
-        (0.1, 0.2, 1, 0.6, 8, 3, 0.95),
-        (0.1, 0.2, 1, 0.5, 10, 4, 0.9),
-        (0.15, 0.3, 1.75, 0.55, 10, 4, 0.9),
-        (0.25, 0.3, 2.25, 0.6, 12, 6, 0.85),
-        (0.3, 0.3, 1.25, 0.65, 14, 12, 0.8),
-    ],
-    "spatter": [
-        (0.62, 0.1, 0.7, 0.7, 0.5, 0),
-        (0.65, 0.1, 0.8, 0.7, 0.5, 0),
-        (0.65, 0.3, 1, 0.69, 0.5, 0),
-        (0.65, 0.1, 0.7, 0.69, 0.6, 1),
-        (0.65, 0.1, 0.5, 0.68, 0.6, 1),
-    ],
-    "brightness": [0.05, 0.1, 0.15, 0.2, 0.3],
-}
-
-
-@pytest.mark.parametrize("name", sorted(MAKE_CIFAR_C))
-def test_cifar_tables_are_make_cifar_c(name):
-    leading = {"zoom_blur": 2, "frost": 2, "snow": 7, "spatter": 6}
-    for ours, theirs in zip(SPECS[name].params["cifar10-c"], MAKE_CIFAR_C[name], strict=True):
-        if isinstance(theirs, tuple):
-            assert tuple(ours)[: leading.get(name, len(theirs))] == pytest.approx(theirs), name
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_cifar_tables_equal_the_make_cifar_c_transcription(name):
+    # the fidelity harness skips structured parameters: compare their leading fields here
+    theirs = ref_cifar.TABLES[name]
+    for severity, (ours, table) in enumerate(zip(SPECS[name].params["cifar10-c"], theirs, strict=True), 1):
+        if name == "zoom_blur":
+            assert blur.zoom_factors(ours) == pytest.approx(tuple(table)), severity
+        elif dataclasses.is_dataclass(ours):
+            fields = dataclasses.astuple(ours)[: len(table)]
+            assert tuple(float(v) for v in fields) == pytest.approx(tuple(float(v) for v in table)), severity
         else:
-            assert ours == pytest.approx(theirs), name
+            assert ours == pytest.approx(table), severity
     assert all(p.textures == 5 and p.texture_scale == 0.2 for p in weather.FROST["cifar10-c"])
     assert all(p.textures == 6 and p.texture_scale is None for p in weather.FROST["imagenet-c"])
+    assert all(p.centre_trim and p.quantize_layer for p in weather.SNOW["cifar10-c"])
 
 
 # ---- imagenet-c, deterministic corruptions: <= 1 grey level --------------------------------------
 
 
 @pytest.mark.parametrize("name", ["defocus_blur", "zoom_blur", "gaussian_blur", "brightness"])
-def test_deterministic_corruptions_match_the_reference(name):
-    photos = [photo("astronaut"), photo("coffee")]
-    for severity in SEVERITIES:
-        ours = run(name, photos, severity, seeds=[0, 1])
-        for image, out in zip(photos, ours, strict=True):
-            assert mad(out, reference(image, severity, name)) <= 1.0, (name, severity)
-    # a non-square image, the reference's own crop/border rules
-    image = photo("chelsea", 200, 300)
-    assert mad(run(name, [image], 5, seeds=[0])[0], reference(image, 5, name)) <= 1.0
+def test_deterministic_corruptions_match_the_reference_on_non_square_images(name):
+    # square 224 px photos are in the fidelity harness; the reference's crop and border rules differ
+    # per axis (zoom_blur's centre crop, the disk's reflected borders)
+    for severity, (h, w) in zip(
+        SEVERITIES, [(200, 300), (300, 200), (224, 256), (32, 48), (61, 33)], strict=True
+    ):
+        image = photo("chelsea", h, w)
+        assert mad(run(name, [image], severity, seeds=[0])[0], reference_output(image, severity, name)) <= 1.0
 
 
 # ---- imagenet-c, random corruptions with replayed draws: <= 1 grey level --------------------------
 
 
-def _replay(name: str, image: np.ndarray, severity: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(ours, reference) for the same random draws."""
+def _replay(name: str, image: np.ndarray, severity: int, seed: int, params: str = "imagenet-c"):
+    """(ours, reference) for the same random draws, drawn in the reference's order."""
     h, w = image.shape[:2]
     x = to_tensor(image)
-    ref = reference(image, severity, name, seed)
-    np.random.seed(seed)  # replay the reference's draws, in its order
+    param = SPECS[name].param(params, severity)
+    ref = reference_output(image, severity, name, seed, params)
+    np.random.seed(numpy_seed(seed))
     if name == "motion_blur":
-        out = blur.apply_motion_blur(
-            x, blur.MOTION_BLUR["imagenet-c"][severity - 1], [np.random.uniform(-45, 45)]
-        )
+        out = blur.apply_motion_blur(x, param, [np.random.uniform(-45, 45)])
     elif name == "snow":
         noise = torch.from_numpy(np.random.standard_normal((h, w)))[None]
-        angle = np.random.uniform(-135, -45)
-        out = weather.apply_snow(x, weather.SNOW["imagenet-c"][severity - 1], noise, [angle])
+        out = weather.apply_snow(x, param, noise, [np.random.uniform(-135, -45)])
     elif name == "frost":
-        index = np.random.randint(6)
-        layer = weather.frost_layer(index, None, h, w, torch.device("cpu"))
+        index = np.random.randint(param.textures)
+        layer = weather.frost_layer(index, param.texture_scale, h, w, torch.device("cpu"))
         top = np.random.randint(0, layer.shape[-2] - h)
         left = np.random.randint(0, layer.shape[-1] - w)
-        out = weather.apply_frost(x, weather.FROST["imagenet-c"][severity - 1], [(index, top, left)])
+        out = weather.apply_frost(x, param, [(index, top, left)])
     elif name == "fog":
-        param = weather.FOG["imagenet-c"][severity - 1]
         mapsize = weather.next_power_of_2(max(h, w))
         draws = torch.from_numpy(np.random.random_sample(weather.plasma_draws(mapsize))).float()[None]
         out = weather.apply_fog(x, param, weather.plasma_fractal(mapsize, param.wibble_decay, draws))
     elif name == "spatter":
         noise = torch.from_numpy(np.random.standard_normal((h, w)))[None]
-        out = weather.apply_spatter(x, weather.SPATTER["imagenet-c"][severity - 1], noise)
+        out = weather.apply_spatter(x, param, noise)
     else:
         raise AssertionError(name)
     return to_uint8(out)[0], ref
 
 
-@pytest.mark.parametrize("name", ["motion_blur", "snow", "frost", "fog", "spatter"])
+REPLAYABLE = ["motion_blur", "snow", "frost", "fog", "spatter"]
+
+
+@pytest.mark.parametrize("name", REPLAYABLE)
 def test_random_corruptions_match_the_reference_for_the_same_draws(name):
     for severity in SEVERITIES:
         image = photo(("astronaut", "chelsea", "coffee")[severity % 3])
@@ -192,6 +160,14 @@ def test_random_corruptions_match_the_reference_for_the_same_draws(name):
     for h, w in ((200, 300), (32, 48)):  # non-square; 32 px: motion taps stop at the border
         ours, ref = _replay(name, photo("coffee", h, w), 5, seed=7)
         assert mad(ours, ref) <= 1.0, (name, h, w)
+
+
+@pytest.mark.parametrize("name", REPLAYABLE)
+def test_cifar_random_corruptions_match_make_cifar_c_for_the_same_draws(name):
+    for severity in SEVERITIES:
+        image = photo(("astronaut", "chelsea", "coffee", "rocket")[severity % 4], 32)
+        ours, ref = _replay(name, image, severity, seed=200 + severity, params="cifar10-c")
+        assert mad(ours, ref) <= 1.0, (name, severity)
 
 
 def test_glass_blur_shuffle_equals_the_sequential_loop():
@@ -237,152 +213,13 @@ def test_canny_distance_and_equalisation_match_opencv():
         np.testing.assert_array_equal(eq, cv2.equalizeHist(ramp))
 
 
-# ---- in distribution: all random corruptions --------------------------------------------------------
+# ---- cifar10-c (32 px) ------------------------------------------------------------------------------
 
 
-def _stats(clean: np.ndarray, out: np.ndarray) -> tuple[float, float, float]:
-    residual = out.astype(np.float64) - clean.astype(np.float64)
-    ssim = structural_similarity(clean, out, channel_axis=2, data_range=255)
-    return float(residual.mean()), float(residual.std()), float(ssim)
+def _ssim(clean: np.ndarray, out: np.ndarray) -> float:
+    from skimage.metrics import structural_similarity
 
-
-# (image side, seeds): glass_blur's reference draws from numba's RNG, so this is its only comparison;
-# the others are also replayed exactly above. Frost (one of six textures), fog (one plasma) and
-# spatter (drop coverage) vary so much from seed to seed that their averages over a few dozen seeds
-# carry a sampling error above 5 %: their tolerance is the larger of the criterion and three
-# standard errors of the difference.
-DISTRIBUTION = {
-    "glass_blur": (224, 4),
-    "motion_blur": (224, 8),
-    "snow": (224, 8),
-    "spatter": (96, 32),
-    "frost": (96, 32),
-    "fog": (96, 32),
-}
-
-
-@pytest.mark.parametrize("name", list(DISTRIBUTION))
-def test_random_corruptions_match_the_reference_in_distribution(name):
-    """Residual mean and std within 5 % (of the reference's std for the mean), SSIM within 0.02."""
-    size, n = DISTRIBUTION[name]
-    seeds = range(n)
-    clean = [photo(("astronaut", "chelsea", "coffee")[s % 3], size) for s in seeds]
-    for severity in (1, 3, 5):
-        ours = run(name, clean, severity, seeds=[1000 + s for s in seeds])
-        refs = [reference(image, severity, name, seed=s) for image, s in zip(clean, seeds, strict=True)]
-        ours_stats = np.array([_stats(c, o) for c, o in zip(clean, ours, strict=True)])
-        ref_stats = np.array([_stats(c, r) for c, r in zip(clean, refs, strict=True)])
-        (m_ours, s_ours, ssim_ours), (m_ref, s_ref, ssim_ref) = ours_stats.mean(0), ref_stats.mean(0)
-        sampling = 3 * np.sqrt((ours_stats.var(0, ddof=1) + ref_stats.var(0, ddof=1)) / n)
-        assert abs(m_ours - m_ref) <= max(0.05 * max(abs(m_ref), s_ref), sampling[0]), (
-            name,
-            severity,
-            m_ours,
-            m_ref,
-        )
-        assert abs(s_ours - s_ref) <= max(0.05 * s_ref, sampling[1]), (name, severity, s_ours, s_ref)
-        assert abs(ssim_ours - ssim_ref) <= max(0.02, sampling[2]), (name, severity, ssim_ours, ssim_ref)
-
-
-# ---- cifar10-c (32 px): make_cifar_c rebuilt from the reference's building blocks --------------------
-
-
-def _cifar_clipped_zoom(img: np.ndarray, zoom: float) -> np.ndarray:
-    # make_cifar_c's clipped_zoom: square crop around the centre, zoom, trim around the centre
-    h = img.shape[0]
-    ch = int(np.ceil(h / zoom))
-    top = (h - ch) // 2
-    img = scizoom(img[top : top + ch, top : top + ch], (zoom, zoom, 1), order=1)
-    trim = (img.shape[0] - h) // 2
-    return img[trim : trim + h, trim : trim + h]
-
-
-def _cifar_reference(name: str, image: np.ndarray, severity: int) -> np.ndarray:
-    param = SPECS[name].param("cifar10-c", severity)
-    x = image / 255.0
-    if name == "gaussian_blur":
-        out = np.clip(sk_gaussian(x, sigma=param, channel_axis=-1), 0, 1) * 255
-    elif name == "defocus_blur":
-        kernel = icc.disk(radius=param.radius, alias_blur=param.alias_blur)
-        out = np.clip(np.stack([cv2.filter2D(x[..., d], -1, kernel) for d in range(3)], -1), 0, 1) * 255
-    elif name == "zoom_blur":
-        x = x.astype(np.float32)
-        zooms = np.arange(1, param.stop, param.step)
-        out = (x + sum(_cifar_clipped_zoom(x, z) for z in zooms)) / (len(zooms) + 1)
-        out = np.clip(out, 0, 1) * 255
-    elif name == "brightness":
-        hsv = rgb2hsv(x)
-        hsv[..., 2] = np.clip(hsv[..., 2] + param, 0, 1)
-        out = np.clip(hsv2rgb(hsv), 0, 1) * 255
-    else:
-        raise AssertionError(name)
-    return np.uint8(out)
-
-
-@pytest.mark.parametrize("name", ["gaussian_blur", "defocus_blur", "zoom_blur", "brightness"])
-def test_cifar_deterministic_corruptions_match_make_cifar_c(name):
-    images = [photo(n, 32) for n in ("astronaut", "chelsea", "coffee")]
-    for severity in SEVERITIES:
-        ours = run(name, images, severity, seeds=[0, 1, 2], param_set="cifar10-c")
-        for image, out in zip(images, ours, strict=True):
-            assert mad(out, _cifar_reference(name, image, severity)) <= 1.0, (name, severity)
-
-
-def test_cifar_motion_blur_and_snow_follow_make_cifar_c_for_the_same_draws():
-    image = photo("chelsea", 32)
-    x = to_tensor(image)
-    for severity in SEVERITIES:
-        motion = blur.MOTION_BLUR["cifar10-c"][severity - 1]
-        ref = np.uint8(
-            np.clip(icc._motion_blur(image, radius=motion.radius, sigma=motion.sigma, angle=17.0), 0, 255)
-        )
-        assert mad(to_uint8(blur.apply_motion_blur(x, motion, [17.0]))[0], ref) <= 1.0
-
-        p = weather.SNOW["cifar10-c"][severity - 1]
-        noise = np.random.default_rng(severity).standard_normal((32, 32))
-        layer = _cifar_clipped_zoom((p.loc + p.scale * noise)[..., None], p.zoom)
-        layer[layer < p.threshold] = 0
-        layer = icc._motion_blur(np.clip(layer.squeeze(), 0, 1), radius=p.radius, sigma=p.sigma, angle=-100.0)
-        layer = (np.round(layer * 255).astype(np.uint8) / 255.0)[..., None]
-        xf = image.astype(np.float32) / 255.0
-        gray = cv2.cvtColor(xf, cv2.COLOR_RGB2GRAY)[..., None]
-        xf = p.blend * xf + (1 - p.blend) * np.maximum(xf, gray * 1.5 + 0.5)
-        ref = np.uint8(np.clip(xf + layer + np.rot90(layer, k=2), 0, 1) * 255)
-        ours = weather.apply_snow(x, p, torch.from_numpy(noise).float()[None], [-100.0])
-        assert mad(to_uint8(ours)[0], ref) <= 1.0, severity
-
-
-def test_cifar_frost_crops_the_texture_scaled_by_a_fifth():
-    image = photo("coffee", 32)
-    for index in range(5):
-        texture = cv2.imread(str(weather.frost_directory() / weather.FROST_FILES[index]))
-        small = cv2.resize(texture, (0, 0), fx=0.2, fy=0.2)[..., ::-1]
-        layer = weather.frost_layer(index, 0.2, 32, 32, torch.device("cpu"))
-        assert tuple(layer.shape[-2:]) == small.shape[:2]
-        assert mad(layer.permute(1, 2, 0).numpy(), small) <= 1.0
-        p = weather.FROST["cifar10-c"][2]
-        ours = to_uint8(weather.apply_frost(to_tensor(image), p, [(index, 5, 9)]))[0]
-        ref = np.uint8(np.clip(p.image_weight * image + p.frost_weight * small[5:37, 9:41], 0, 255))
-        assert mad(ours, ref) <= 1.0
-    # make_cifar_c draws among the first five textures only
-    picks = {int(torch.randint(5, (), generator=torch.Generator().manual_seed(s))) for s in range(40)}
-    assert picks == set(range(5))
-
-
-def test_cifar_fog_uses_a_32px_plasma_and_its_weaker_table():
-    image = photo("astronaut", 32)
-    for severity in SEVERITIES:
-        p = weather.FOG["cifar10-c"][severity - 1]
-        np.random.seed(severity)
-        plasma = icc.plasma_fractal(mapsize=32, wibbledecay=p.wibble_decay)
-        x = image / 255.0
-        ref = np.uint8(
-            np.clip((x + p.strength * plasma[..., None]) * x.max() / (x.max() + p.strength), 0, 1) * 255
-        )
-        np.random.seed(severity)
-        draws = torch.from_numpy(np.random.random_sample(weather.plasma_draws(32))).float()[None]
-        ours = weather.apply_fog(to_tensor(image), p, weather.plasma_fractal(32, p.wibble_decay, draws))
-        assert mad(to_uint8(ours)[0], ref) <= 1.0
+    return float(structural_similarity(clean, out, channel_axis=2, data_range=255))
 
 
 @pytest.mark.parametrize("name", sorted(set(SPECS) - {"glass_blur", "spatter"}))
@@ -394,26 +231,12 @@ def test_cifar_severities_get_stronger(name):
     similarity = []
     for severity in SEVERITIES:
         out = run(name, images, severity, seeds=seeds, param_set="cifar10-c")
-        similarity.append(np.mean([_stats(c, o)[2] for c, o in zip(images, out, strict=True)]))
+        similarity.append(np.mean([_ssim(c, o) for c, o in zip(images, out, strict=True)]))
     assert all(b <= a + 0.005 for a, b in itertools.pairwise(similarity)), similarity
     assert similarity[-1] < similarity[0] - 0.05, similarity
 
 
-# ---- determinism and shapes -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("name", sorted(SPECS))
-def test_output_is_a_function_of_image_and_seed_only(name):
-    images = [photo("astronaut", 64, 96), photo("coffee", 64, 96), photo("chelsea", 64, 96)]
-    batch = run(name, images, 3, seeds=[5, 6, 7])
-    again = run(name, images, 3, seeds=[5, 6, 7])
-    np.testing.assert_array_equal(batch, again)
-    for i in (2, 0):  # alone, in another order
-        np.testing.assert_array_equal(run(name, [images[i]], 3, seeds=[5 + i])[0], batch[i])
-    reordered = run(name, [images[2], images[0]], 3, seeds=[7, 5])
-    np.testing.assert_array_equal(reordered, batch[[2, 0]])
-    if SPECS[name].random:
-        assert not np.array_equal(run(name, [images[0]], 3, seeds=[99])[0], batch[0])
+# ---- shapes -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))

@@ -10,8 +10,8 @@ offsets) with a few batched gathers, resolving its chains of copies by pointer j
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -26,23 +26,27 @@ from evaluator.corruptions._filters import (
 from evaluator.corruptions._spec import CorruptionSpec
 
 
-class Defocus(NamedTuple):
+@dataclass(frozen=True)
+class Defocus:
     radius: float
     alias_blur: float
 
 
-class Glass(NamedTuple):
+@dataclass(frozen=True)
+class Glass:
     sigma: float
     max_delta: int
     iterations: int
 
 
-class Motion(NamedTuple):
+@dataclass(frozen=True)
+class Motion:
     radius: int
     sigma: float
 
 
-class Zoom(NamedTuple):
+@dataclass(frozen=True)
+class Zoom:
     stop: float  # zoom factors are np.arange(1, stop, step), exactly as the reference builds them
     step: float
     centre_trim: bool  # make_cifar_c trims the zoomed layer around the centre, imagecorruptions top-left

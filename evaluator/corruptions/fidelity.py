@@ -9,7 +9,12 @@ resized to 224 px for imagenet-c and 32 px for cifar10-c), per (corruption, para
   distribution can match): with the residual ``r = corrupted - clean`` (grey levels), average over photos
   and ``seeds`` seeds, for each backend, of mean(r), std(r) and SSIM(clean, corrupted). Criterion:
   ``|mean_t - mean_ref| <= 5 % of std_ref``, ``|std_t - std_ref| <= 5 % of std_ref`` and
-  ``|SSIM_t - SSIM_ref| <= 0.02``.
+  ``|SSIM_t - SSIM_ref| <= 0.02``. Where a corruption's random parameters make single draws differ a
+  lot (motion_blur's angle, frost's texture, fog's fractal, spatter's drops), a handful of seeds cannot
+  resolve a 5 % gap: each bound is then widened to three standard errors of the measured gap
+  (``noise``), so a failure means a real difference, not sampling luck. Those corruptions are also
+  compared draw by draw (the same random numbers replayed into both) in
+  tests/test_corruptions_blur_weather.py.
 
 ``CRITERIA`` lists every corruption of the protocol; the tests (tests/test_corruptions_fidelity.py) and
 ``benchmarks/corruption_fidelity.py`` (which prints the table) both run :func:`measure` over it.
@@ -55,9 +60,17 @@ _RANDOM = {
     "snow", "frost", "fog", "spatter", "elastic_transform",
 }  # fmt: skip
 
+# One draw decides much of the picture (an angle, one of six textures, a fractal, the drops): more seeds.
+WIDE_DRAWS = Criterion(
+    "distribution",
+    seeds={"imagenet-c": 8, "cifar10-c": 24},
+    note="high variance from draw to draw; also replayed draw by draw in test_corruptions_blur_weather.py",
+)
+
 CRITERIA: dict[str, Criterion] = {
     name: DISTRIBUTION if name in _RANDOM else EXACT for name in ALL_CORRUPTIONS
 }
+CRITERIA.update({name: WIDE_DRAWS for name in ("motion_blur", "frost", "fog", "spatter")})
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,7 @@ class Measurement:
     shift: float | None = None
     spread: float | None = None
     ssim_gap: float | None = None
+    noise: tuple[float, float, float] = (0.0, 0.0, 0.0)  # 3 standard errors of shift, spread, ssim_gap
 
     @property
     def passed(self) -> bool:
@@ -78,15 +92,19 @@ class Measurement:
             return self.mad is not None and self.mad <= c.max_mad
         return (
             self.shift is not None
-            and self.shift <= c.max_shift
-            and self.spread <= c.max_spread
-            and self.ssim_gap <= c.max_ssim_gap
+            and self.shift <= max(c.max_shift, self.noise[0])
+            and self.spread <= max(c.max_spread, self.noise[1])
+            and self.ssim_gap <= max(c.max_ssim_gap, self.noise[2])
         )
 
     def describe(self) -> str:
-        if self.criterion.kind == "exact":
+        c = self.criterion
+        if c.kind == "exact":
             return f"MAD {self.mad:.3f}"
-        return f"shift {self.shift:.1%}, spread {self.spread:.1%}, dSSIM {self.ssim_gap:.4f}"
+        text = f"shift {self.shift:.1%}, spread {self.spread:.1%}, dSSIM {self.ssim_gap:.4f}"
+        if any(n > m for n, m in zip(self.noise, (c.max_shift, c.max_spread, c.max_ssim_gap), strict=True)):
+            text += f" (3 s.e.: {self.noise[0]:.1%}, {self.noise[1]:.1%}, {self.noise[2]:.4f})"
+        return text
 
 
 @functools.lru_cache(maxsize=8)
@@ -150,6 +168,14 @@ def measure(
     t = np.mean(stats["torch"], axis=0)
     r = np.mean(stats["reference"], axis=0)
     scale = max(r[1], 1e-6)
+    # standard error of the gap, photo by photo (the photos are shared, so their spread cancels)
+    n_seeds = len(stats["torch"]) // len(pictures)
+    if n_seeds > 1:
+        per_photo = [np.reshape(stats[b], (n_seeds, len(pictures), 3)) for b in ("torch", "reference")]
+        variance = sum(np.var(s, axis=0, ddof=1).sum(axis=0) for s in per_photo) / n_seeds
+        noise = 3 * np.sqrt(variance) / len(pictures) / np.array([scale, scale, 1.0])
+    else:
+        noise = np.zeros(3)
     return Measurement(
         name,
         params,
@@ -158,4 +184,5 @@ def measure(
         shift=float(abs(t[0] - r[0]) / scale),
         spread=float(abs(t[1] - r[1]) / scale),
         ssim_gap=float(abs(t[2] - r[2])),
+        noise=tuple(float(v) for v in noise),
     )

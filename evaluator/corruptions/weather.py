@@ -10,9 +10,9 @@ imagecorruptions package (never copied into this repository) and cached per size
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -32,7 +32,8 @@ from evaluator.corruptions._spec import CorruptionSpec
 from zoo.errors import RzooError
 
 
-class Snow(NamedTuple):
+@dataclass(frozen=True)
+class Snow:
     loc: float  # snow noise field: normal(loc, scale)
     scale: float
     zoom: float
@@ -41,21 +42,25 @@ class Snow(NamedTuple):
     sigma: float
     blend: float  # weight of the image against its whitened version
     centre_trim: bool  # make_cifar_c trims the zoomed layer to the image before the motion blur
+    quantize_layer: bool  # make_cifar_c saved the layer as an 8-bit PNG before the (Wand) motion blur
 
 
-class Frost(NamedTuple):
+@dataclass(frozen=True)
+class Frost:
     image_weight: float
     frost_weight: float
     texture_scale: float | None  # None: fit the texture to the image (imagecorruptions); 0.2: make_cifar_c
     textures: int  # draw among the first `textures` frost images (make_cifar_c: randint(5))
 
 
-class Fog(NamedTuple):
+@dataclass(frozen=True)
+class Fog:
     strength: float
     wibble_decay: float
 
 
-class Spatter(NamedTuple):
+@dataclass(frozen=True)
+class Spatter:
     loc: float
     scale: float
     sigma: float
@@ -68,18 +73,18 @@ class Spatter(NamedTuple):
 
 SNOW = {
     "imagenet-c": (
-        Snow(0.1, 0.3, 3, 0.5, 10, 4, 0.8, False),
-        Snow(0.2, 0.3, 2, 0.5, 12, 4, 0.7, False),
-        Snow(0.55, 0.3, 4, 0.9, 12, 8, 0.7, False),
-        Snow(0.55, 0.3, 4.5, 0.85, 12, 8, 0.65, False),
-        Snow(0.55, 0.3, 2.5, 0.85, 12, 12, 0.55, False),
+        Snow(0.1, 0.3, 3, 0.5, 10, 4, 0.8, False, False),
+        Snow(0.2, 0.3, 2, 0.5, 12, 4, 0.7, False, False),
+        Snow(0.55, 0.3, 4, 0.9, 12, 8, 0.7, False, False),
+        Snow(0.55, 0.3, 4.5, 0.85, 12, 8, 0.65, False, False),
+        Snow(0.55, 0.3, 2.5, 0.85, 12, 12, 0.55, False, False),
     ),
     "cifar10-c": (
-        Snow(0.1, 0.2, 1, 0.6, 8, 3, 0.95, True),
-        Snow(0.1, 0.2, 1, 0.5, 10, 4, 0.9, True),
-        Snow(0.15, 0.3, 1.75, 0.55, 10, 4, 0.9, True),
-        Snow(0.25, 0.3, 2.25, 0.6, 12, 6, 0.85, True),
-        Snow(0.3, 0.3, 1.25, 0.65, 14, 12, 0.8, True),
+        Snow(0.1, 0.2, 1, 0.6, 8, 3, 0.95, True, True),
+        Snow(0.1, 0.2, 1, 0.5, 10, 4, 0.9, True, True),
+        Snow(0.15, 0.3, 1.75, 0.55, 10, 4, 0.9, True, True),
+        Snow(0.25, 0.3, 2.25, 0.6, 12, 6, 0.85, True, True),
+        Snow(0.3, 0.3, 1.25, 0.65, 14, 12, 0.8, True, True),
     ),
 }
 FROST = {
@@ -146,6 +151,8 @@ def apply_snow(images: torch.Tensor, param: Snow, noise: torch.Tensor, angles: l
     layer = (param.loc + param.scale * noise.to(images.dtype))[:, None]
     layer = zoom_crop(layer, param.zoom, param.centre_trim)
     layer = torch.where(layer < param.threshold, 0.0, layer).clamp_(0, 1)
+    if param.quantize_layer:
+        layer = torch.floor(layer * 255) / 255
     layer = motion_blur(layer, param.radius, param.sigma, angles)
     layer = (torch.round(layer * 255) / 255)[..., :h, :w]
     x = images / 255.0
