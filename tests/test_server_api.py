@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import struct
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,6 +17,7 @@ from evaluator.server import ServerConfig, create_app
 from evaluator.server.models import Base, Job, Submission
 from evaluator.server.store import stored_files
 from tests.server_helpers import finish_submission, make_token, result_document, safetensors_bytes
+from zoo.errors import InvalidInputError
 
 
 @pytest.fixture
@@ -73,7 +75,7 @@ def test_upload_is_content_addressed_queued_and_deduplicated(server):
     with Session(server["engine"]) as s:
         jobs = s.scalars(select(Job)).all()
         assert len(jobs) == 2 and {j.status for j in jobs} == {"queued"}
-        assert jobs[0].payload["checkpoint"] == str(stored[0]) and jobs[0].payload["arch"] == "resnet18"
+        assert jobs[0].payload["weights_sha256"] == digest and jobs[0].payload["arch"] == "resnet18"
 
 
 def test_hub_submission_names_repo_and_links_model_card(server):
@@ -185,7 +187,7 @@ def test_onnx_with_custom_op_domain_is_refused(server, tmp_path):
     good = upload(server, "alice", model(""), name="m.onnx")
     assert good.status_code == 201 and good.json()["source"] == "onnx"
     with Session(server["engine"]) as s:
-        assert s.scalar(select(Job)).payload["checkpoint"].endswith(".onnx")
+        assert s.scalar(select(Job)).payload["format"] == "onnx"
     onnx.checker.check_model(onnx.load_model_from_string(model("")))
 
 
@@ -345,3 +347,54 @@ def test_openapi_documents_the_api(server):
         "/api/submissions/{submission_id}/results",
     } <= set(spec["paths"])
     json.dumps(spec)
+
+
+def test_requeued_submission_rewrites_its_single_result_row(server):
+    from evaluator.server.models import Result
+
+    client = server["client"]
+    sub = upload(server, "alice", safetensors_bytes(3)).json()
+    finish_submission(server["engine"], sub["id"], result_document("m", 0.9, 0.05))
+    first = client.get("/api/leaderboard/cifar10-c").json()["rows"][0]["mPC"]
+    assert (
+        client.post(f"/api/submissions/{sub['id']}/requeue", headers=server["admin"]).json()["status"]
+        == "queued"
+    )
+    assert client.get("/api/leaderboard/cifar10-c").json()["rows"] == []  # not done: off the board
+    finish_submission(server["engine"], sub["id"], result_document("m", 0.9, 0.01))
+    with Session(server["engine"]) as s:
+        assert len(s.scalars(select(Result).where(Result.submission_id == sub["id"])).all()) == 1
+        job = s.scalar(select(Job).where(Job.submission_id == sub["id"]))
+        assert job.status == "done" and job.attempts == 1  # a re-queue starts a fresh attempt budget
+    (row,) = client.get("/api/leaderboard/cifar10-c").json()["rows"]
+    assert row["mPC"] > first and row["mPC"] == result_document("m", 0.9, 0.01)["metrics"]["top1"]["mPC"]
+
+
+def test_worker_on_another_host_fetches_weights_by_digest(server, tmp_path):
+    import hashlib
+
+    from evaluator.server.worker import Worker
+    from tests.server_helpers import live_server
+
+    data = safetensors_bytes(5)
+    upload(server, "alice", data)
+    with Session(server["engine"]) as s:
+        payload = s.scalar(select(Job)).payload
+    assert payload["weights_sha256"] == hashlib.sha256(data).hexdigest()
+    remote = ServerConfig(home=tmp_path / "other-host")  # its own, empty store
+    with pytest.raises(InvalidInputError, match="--server URL --token"):
+        Worker(remote, server["app"].state.queue).checkpoint_for(payload)
+    with live_server(server["app"]) as url:
+        alice_token = server["alice"]["Authorization"].split()[1]
+        as_alice = ServerConfig(home=tmp_path / "other-host", server_url=url, server_token=alice_token)
+        with pytest.raises(InvalidInputError, match="HTTP 403"):
+            Worker(as_alice, server["app"].state.queue).checkpoint_for(payload)
+        assert not stored_files(remote.store_dir)
+        admin_token = server["admin"]["Authorization"].split()[1]
+        as_admin = ServerConfig(home=tmp_path / "other-host", server_url=url, server_token=admin_token)
+        worker = Worker(as_admin, server["app"].state.queue)
+        fetched = Path(worker.checkpoint_for(payload))
+        assert fetched.parent.parent == remote.store_dir and fetched.read_bytes() == data
+        missing = {**payload, "weights_sha256": "0" * 64}
+        with pytest.raises(InvalidInputError, match="HTTP 404"):
+            worker.checkpoint_for(missing)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from evaluator.server import ServerConfig, create_app
-from tests.server_helpers import finish_submission, free_port, make_token, result_document, safetensors_bytes
+from tests.server_helpers import (
+    finish_submission,
+    live_server,
+    make_token,
+    result_document,
+    safetensors_bytes,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -27,8 +31,7 @@ MODELS = [("bravo", 0.95, 0.08), ("alpha", 0.80, 0.01), (EVIL, 0.90, 0.04), ("ch
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory):
-    import uvicorn
+def leaderboard_site(tmp_path_factory):
     from fastapi.testclient import TestClient
 
     home = tmp_path_factory.mktemp("browser")
@@ -45,17 +48,9 @@ def live_server(tmp_path_factory):
         ).json()
         finish_submission(app.state.engine, sub["id"], result_document(name, clean, drop))
         ids[name] = sub["id"]
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
     board = client.get("/api/leaderboard/cifar10-c").json()["rows"]
-    yield f"http://127.0.0.1:{port}", ids, board
-    server.should_exit = True
-    thread.join(10)
+    with live_server(app) as url:
+        yield url, ids, board
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +71,8 @@ def _column(page, index: int) -> list[str]:
     )
 
 
-def test_leaderboard_sorts_and_opens_a_submission(live_server, browser):
-    url, ids, board = live_server
+def test_leaderboard_sorts_and_opens_a_submission(leaderboard_site, browser):
+    url, ids, board = leaderboard_site
     page = browser.new_page()
     dialogs = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))

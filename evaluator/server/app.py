@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -23,7 +23,7 @@ from evaluator.server.db import make_engine, migrate
 from evaluator.server.models import Job, Result, Submission, User
 from evaluator.server.queue import JobQueue
 from evaluator.server.ratelimit import RateLimiter
-from evaluator.server.store import UploadTooLarge
+from evaluator.server.store import UploadTooLarge, path_for
 from evaluator.server.uploads import parse_submission_form
 from zoo.errors import InvalidInputError, RzooError, UnsafeFileError
 
@@ -315,6 +315,22 @@ def _api_routes(app: FastAPI) -> None:
         return submission_json(get_submission_or_404(session, submission_id), user)
 
     @app.get(
+        "/api/weights/{sha256}.{fmt}",
+        tags=["admin"],
+        summary="Download stored weights (admins: workers on other hosts)",
+        response_class=FileResponse,
+    )
+    def get_weights_file(sha256: str, fmt: str, request: Request, user: UserDep) -> FileResponse:
+        if not user.is_admin:
+            raise HTTPException(403, "admins only (workers use an admin token)")
+        if fmt not in ("safetensors", "onnx"):
+            raise HTTPException(404, "unknown format")
+        path = path_for(request.app.state.config.store_dir, sha256, fmt)
+        if not path.is_file():
+            raise HTTPException(404, f"no stored weights {sha256}")
+        return FileResponse(path, media_type="application/octet-stream")
+
+    @app.get(
         "/api/submissions/{submission_id}/results",
         tags=["results"],
         summary="Corruption x severity results of a finished submission",
@@ -394,7 +410,8 @@ def _create_submission(app: FastAPI, user: Principal, form) -> JSONResponse:
         source = stored.format
         dedup_key = f"{task}:sha256:{stored.sha256}"
         default_name = form.file_name.rsplit(".", 1)[0]
-        payload = {"checkpoint": str(stored.path), "arch": arch, "task": task}
+        # Workers find the file by digest in their own store (shared, or fetched from this API).
+        payload = {"weights_sha256": stored.sha256, "format": stored.format, "arch": arch, "task": task}
     elif hub_repo:
         if not lb.HUB_REPO.match(hub_repo):
             raise InvalidInputError(f"invalid Hub repo id {hub_repo!r} (want org/name)")

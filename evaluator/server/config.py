@@ -28,6 +28,9 @@ class ServerConfig:
     job_time_limit_s: int = 6 * 3600
     job_memory_limit_bytes: int | None = 32 * 1024**3
     device: str = "cpu"
+    jobs_dir: Path | None = None  # default: <home>/jobs
+    server_url: str | None = None  # workers on other hosts fetch uploaded weights from this API
+    server_token: str | None = None  # an admin token for that
 
     @property
     def database_url(self) -> str:
@@ -39,4 +42,4 @@ class ServerConfig:
 
     @property
     def work_dir(self) -> Path:
-        return self.home / "jobs"
+        return self.jobs_dir or self.home / "jobs"

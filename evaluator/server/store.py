@@ -94,3 +94,34 @@ def path_for(root: Path, sha256: str, fmt: str) -> Path:
 def stored_files(root: Path) -> list[Path]:
     """Every file in the store (temporary files excluded)."""
     return sorted(p for p in root.glob("??/*") if p.is_file())
+
+
+def fetch_into_store(root: Path, sha256: str, fmt: str, url: str, token: str, max_bytes: int) -> Path:
+    """Download ``<url>/api/weights/<sha256>.<fmt>`` into this host's store; the digest and the
+    format checks are verified again here (a worker trusts no bytes it did not check)."""
+    import httpx
+
+    final = path_for(root, sha256, fmt)
+    if final.exists():
+        return final
+    pending = PendingUpload(root, fmt, max_bytes, f"{sha256[:12]}.{fmt}")
+    try:
+        with httpx.stream(
+            "GET",
+            f"{url.rstrip('/')}/api/weights/{sha256}.{fmt}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        ) as response:
+            if response.status_code != 200:
+                raise InvalidInputError(
+                    f"cannot fetch weights {sha256} from {url}: HTTP {response.status_code}"
+                )
+            for chunk in response.iter_bytes(CHUNK):
+                pending.write(chunk)
+    except BaseException:
+        pending.discard()
+        raise
+    if pending._hash.hexdigest() != sha256:
+        pending.discard()
+        raise UnsafeFileError(f"weights fetched from {url} do not match sha256 {sha256}")
+    return pending.commit().path

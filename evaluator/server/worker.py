@@ -23,6 +23,8 @@ from typing import Any
 
 from evaluator.server.config import ServerConfig
 from evaluator.server.queue import ClaimedJob, JobQueue
+from evaluator.server.store import fetch_into_store, path_for
+from zoo.errors import InvalidInputError, RzooError
 
 LOG_TAIL = 64 * 1024
 
@@ -60,8 +62,34 @@ class Worker:
     def job_dir(self, job: ClaimedJob) -> Path:
         return self.config.work_dir / f"job-{job.id}"
 
+    def checkpoint_for(self, payload: dict[str, Any]) -> str:
+        """Where the job's weights are on this host: the store (shared, or filled from the API)."""
+        if payload.get("checkpoint"):
+            return payload["checkpoint"]
+        sha256, fmt = payload["weights_sha256"], payload["format"]
+        local = path_for(self.config.store_dir, sha256, fmt)
+        if local.exists():
+            return str(local)
+        if not (self.config.server_url and self.config.server_token):
+            raise InvalidInputError(
+                f"weights {sha256} are not in {self.config.store_dir}: share the server's store or give "
+                "the worker --server URL --token ADMIN_TOKEN to fetch them"
+            )
+        return str(
+            fetch_into_store(
+                self.config.store_dir,
+                sha256,
+                fmt,
+                self.config.server_url,
+                self.config.server_token,
+                self.config.max_upload_bytes,
+            )
+        )
+
     def spec_for(self, job: ClaimedJob, work_dir: Path) -> dict[str, Any]:
         spec = dict(job.payload)
+        if job.kind == "evaluate":
+            spec["checkpoint"] = self.checkpoint_for(job.payload)
         spec["kind"] = job.kind
         spec["work_dir"] = str(work_dir)
         spec.setdefault("data_root", str(self.config.data_root))
@@ -77,7 +105,12 @@ class Worker:
         work_dir.mkdir(parents=True, exist_ok=True)
         (work_dir / "output.json").unlink(missing_ok=True)
         spec_path = work_dir / f"spec-{job.attempt}.json"
-        spec_path.write_text(json.dumps(self.spec_for(job, work_dir)))
+        try:
+            spec = self.spec_for(job, work_dir)
+        except RzooError as err:  # e.g. weights that cannot be found or fetched: retry elsewhere
+            status = self.queue.fail(job.id, self.worker_id, str(err), retry=True, log=str(err))
+            return JobOutcome(job.id, status, str(err))
+        spec_path.write_text(json.dumps(spec))
         log_path = work_dir / "job.log"
         with log_path.open("ab") as log_fh:
             log_fh.write(f"--- attempt {job.attempt}/{job.max_attempts} on {self.worker_id}\n".encode())

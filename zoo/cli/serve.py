@@ -27,6 +27,8 @@ def serve_command(
     device: Annotated[str, typer.Option(help="Device for embedded workers.")] = "cpu",
     max_upload_mb: Annotated[int, typer.Option(help="Upload size limit in MiB.")] = 2048,
     rate_limit: Annotated[int, typer.Option(help="API requests per minute per user.")] = 120,
+    job_time_limit: Annotated[int, typer.Option(help="Seconds one evaluation may run.")] = 6 * 3600,
+    memory_limit_gb: Annotated[float, typer.Option(help="Address-space limit per job (CPU jobs).")] = 32.0,
 ) -> None:
     """Serve the API and leaderboard (SQLite + one embedded worker unless told otherwise)."""
     from evaluator.server.config import ServerConfig
@@ -39,6 +41,8 @@ def serve_command(
         device=device,
         max_upload_bytes=max_upload_mb * 1024 * 1024,
         rate_limit_per_minute=rate_limit,
+        job_time_limit_s=job_time_limit,
+        job_memory_limit_bytes=int(memory_limit_gb * 1024**3),
     )
     run_server(config, host=host, port=port, workers=workers)
 

@@ -19,7 +19,17 @@ def worker_command(
     lease_seconds: Annotated[float, typer.Option(help="Lease length; heartbeats renew it.")] = 60.0,
     heartbeat_seconds: Annotated[float, typer.Option(help="Seconds between heartbeats.")] = 10.0,
     memory_limit_gb: Annotated[float, typer.Option(help="Address-space limit per job (CPU jobs).")] = 32.0,
+    work_dir: Annotated[
+        Path | None, typer.Option(help="Job work folders (shared storage lets workers resume each other).")
+    ] = None,
     poll_seconds: Annotated[float, typer.Option(help="Idle wait between queue polls.")] = 1.0,
+    server: Annotated[
+        str | None,
+        typer.Option(help="API URL to fetch uploaded weights from (when the store is not shared)."),
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option(help="Admin API token for --server.", envvar="RZOO_TOKEN")
+    ] = None,
 ) -> None:
     """Claim jobs from the queue and run each in a child process with memory and time limits."""
     from evaluator.server.config import ServerConfig
@@ -33,6 +43,9 @@ def worker_command(
         lease_seconds=lease_seconds,
         heartbeat_seconds=heartbeat_seconds,
         job_memory_limit_bytes=int(memory_limit_gb * 1024**3),
+        jobs_dir=work_dir.expanduser() if work_dir else None,
+        server_url=server,
+        server_token=token,
     )
     run_worker(config, max_jobs=max_jobs, poll_seconds=poll_seconds)
 
