@@ -72,7 +72,7 @@ def test_serve_submit_wait_and_leaderboard_equals_rzoo_eval(tmp_path):
     checkpoint = _tiny_timm_safetensors(tmp_path / "tiny-resnet.safetensors")
     cifar_root = _cifar_data(tmp_path / "data", checkpoint)
     home = tmp_path / "server"
-    token = _rzoo("token", "create", "alice", "--home", str(home))
+    token = _rzoo("token", "create", "alice", "--admin", "--home", str(home))
     assert token.returncode == 0, token.stderr
     token = token.stdout.strip()
 
@@ -118,6 +118,30 @@ def test_serve_submit_wait_and_leaderboard_equals_rzoo_eval(tmp_path):
         board = httpx.get(f"{url}/api/leaderboard/cifar10-c").json()
         page = httpx.get(f"{url}/leaderboard/cifar10-c").text
         sub_page = httpx.get(f"{url}/submissions/{served['submission_id']}").text
+
+        # Re-queue after losing some shards: the real evaluator resumes from the finished ones
+        # (same files, untouched) and recomputes only the missing ones; the numbers do not change.
+        shard_dir = home / "jobs" / "job-1" / "shards" / "shards"
+        shards = sorted(shard_dir.glob("*.json"))
+        assert len(shards) == 76  # clean + 15 corruptions x 5 severities
+        lost = [p for p in shards if p.name.startswith(("fog-", "snow-"))]
+        for path in lost:
+            path.unlink()
+        kept = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in shards if p not in lost}
+        headers = {"Authorization": f"Bearer {token}"}
+        sub_id = served["submission_id"]
+        assert httpx.post(f"{url}/api/submissions/{sub_id}/requeue", headers=headers).status_code == 200
+        deadline = time.monotonic() + 240
+        while httpx.get(f"{url}/api/submissions/{sub_id}", headers=headers).json()["status"] != "done":
+            assert time.monotonic() < deadline, "the re-queued job did not finish"
+            time.sleep(0.5)
+        rerun = httpx.get(f"{url}/api/submissions/{sub_id}/results").json()
+        assert {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in shard_dir.glob("*.json")} == {
+            **kept,
+            **{p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in lost},
+        }
+        assert all(p.exists() for p in lost)
+        assert rerun["corrupted"] == served["corrupted"] and rerun["mPC"] == served["mPC"]
     finally:
         server.send_signal(signal.SIGINT)
         try:
