@@ -179,7 +179,8 @@ def test_cli_fetch_real_subprocess_uses_the_environment(
     local_hub: LocalHub, repo_files: dict[str, bytes], tmp_path: Path
 ) -> None:
     commit = local_hub.add_repo("org/tiny", repo_files)
-    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "sub-cache")}  # HF_ENDPOINT comes from the fixture
+    # HF_ENDPOINT comes from the fixture; the cache from HF_HOME alone (<HF_HOME>/hub).
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_CACHE"} | {"HF_HOME": str(tmp_path / "home")}
     done = subprocess.run(
         [sys.executable, "-m", "zoo.cli", "fetch", f"hf-hub:org/tiny@{commit}", "-q"],
         capture_output=True,
@@ -188,7 +189,7 @@ def test_cli_fetch_real_subprocess_uses_the_environment(
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert Path(done.stdout.strip()) == tmp_path / "sub-cache" / "models--org--tiny" / "snapshots" / commit
+    assert Path(done.stdout.strip()) == tmp_path / "home" / "hub" / "models--org--tiny" / "snapshots" / commit
     offline = subprocess.run(
         [sys.executable, "-m", "zoo.cli", "fetch", "hf-hub:org/other"],
         capture_output=True,
