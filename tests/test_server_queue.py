@@ -276,3 +276,29 @@ def test_concurrent_identical_uploads_on_postgres_make_one_submission(pg_url, tm
     assert len(stored_files(config.store_dir)) == 1
     with TestClient(app) as client:  # leave no queued job behind for other tests on this database
         assert client.delete(f"/api/submissions/{subs[0].id}", headers=headers).status_code == 204
+
+
+def test_worker_runs_an_evaluation_under_torchrun_with_the_single_process_numbers(sqlite_queue, tmp_path):
+    from evaluator.onnx_io import export_onnx
+    from evaluator.protocol import COMMON_CORRUPTIONS
+    from tests.evalkit import CIFAR_DATA_CONFIG, tiny_cnn, write_cifar10, write_cifar10_c
+
+    config, engine, queue = sqlite_queue
+    data = tmp_path / "data"
+    images, labels = write_cifar10(data, n=7)  # odd: the two ranks get 4 and 3 images
+    write_cifar10_c(data, images, labels, list(COMMON_CORRUPTIONS))
+    checkpoint = tmp_path / "tiny.onnx"
+    export_onnx(tiny_cnn(seed=4), checkpoint, (3, 32, 32), data_config=dict(CIFAR_DATA_CONFIG))
+    payload = {"checkpoint": str(checkpoint), "task": "cifar10-c", "batch_size": 4, "model_name": "tiny"}
+    with transaction(session_factory(engine)) as s:
+        single = queue.enqueue(s, "evaluate", payload).id
+        ranks = queue.enqueue(s, "evaluate", payload).id
+    base = {**config.__dict__, "data_root": data, "job_memory_limit_bytes": None}
+    assert Worker(ServerConfig(**base), queue).run_one().status == "done"
+    outcome = Worker(ServerConfig(**{**base, "nproc_per_node": 2}), queue).run_one()
+    jobs = {j.id: j for j in _jobs(engine)}
+    assert outcome.status == "done", jobs[ranks].log[-3000:]
+    one, two = jobs[single].output, jobs[ranks].output
+    assert one["manifest"]["world_size"] == 1 and two["manifest"]["world_size"] == 2
+    assert two["metrics"] == one["metrics"] and one["num_images"] == two["num_images"] == 7
+    assert len(one["metrics"]["top1"]["corrupted"]) == 15

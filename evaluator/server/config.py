@@ -28,6 +28,7 @@ class ServerConfig:
     job_time_limit_s: int = 6 * 3600
     job_memory_limit_bytes: int | None = 32 * 1024**3
     device: str = "cpu"
+    nproc_per_node: int = 1  # > 1: evaluations run under torchrun with this many ranks
     jobs_dir: Path | None = None  # default: <home>/jobs
     server_url: str | None = None  # workers on other hosts fetch uploaded weights from this API
     server_token: str | None = None  # an admin token for that

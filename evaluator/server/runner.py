@@ -8,7 +8,8 @@ it already finished.
 Job kinds:
 
 * ``evaluate``: :func:`evaluator.evaluate` on the submitted checkpoint; per (corruption, severity)
-  shards live in ``work_dir`` (the evaluator resumes from them);
+  shards live in ``work_dir`` (the evaluator resumes from them). With ``nproc_per_node`` > 1 the
+  child execs ``torchrun`` and every rank evaluates its share of each shard (rank 0 writes);
 * ``selftest``: the queue's self-test: ``shards`` shards of ``shard_seconds`` each, every shard
   written atomically and every computation recorded in ``computations.log`` (start/done lines), so
   tests can count that no finished shard is lost or redone (``allocate_bytes`` first allocates
@@ -33,13 +34,14 @@ from evaluator.results import atomic_write_text
 PR_SET_PDEATHSIG = 1
 
 
-def limit_self(memory_bytes: int | None, parent_pid: int | None) -> None:
+def limit_self(memory_bytes: int | None, parent_pid: int | None, *, die_with_parent: bool = True) -> None:
+    """Cap the address space (inherited by children) and die with the parent process."""
     if memory_bytes:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    if parent_pid is not None and sys.platform.startswith("linux"):
+    if die_with_parent and sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # kept across execve (torchrun below)
+        if parent_pid is not None and os.getppid() != parent_pid:  # it died before prctl took effect
             os._exit(3)
 
 
@@ -95,13 +97,26 @@ KINDS = {"selftest": run_selftest, "evaluate": run_evaluate}
 
 def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[0]).read_text())
-    parent = os.environ.get("RZOO_RUNNER_PARENT")
-    limit_self(spec.get("memory_limit_bytes"), int(parent) if parent else None)
+    if "LOCAL_RANK" in os.environ:  # a rank started by torchrun: die with torchrun
+        limit_self(None, None)
+    else:
+        parent = os.environ.get("RZOO_RUNNER_PARENT")
+        limit_self(spec.get("memory_limit_bytes"), int(parent) if parent else None)
+        nproc = int(spec.get("nproc_per_node") or 1)
+        if nproc > 1 and spec["kind"] == "evaluate":
+            # Become torchrun (same pid: the worker's heartbeat/kill logic and the parent-death
+            # signal still apply); each rank runs this module again and evaluates its share.
+            os.execv(sys.executable, [sys.executable, *torchrun_args(nproc), argv[0]])
     work_dir = Path(spec["work_dir"])
     work_dir.mkdir(parents=True, exist_ok=True)
     output = KINDS[spec["kind"]](spec, work_dir)
-    atomic_write_text(work_dir / "output.json", json.dumps(output))
+    if int(os.environ.get("RANK", "0")) == 0:
+        atomic_write_text(work_dir / "output.json", json.dumps(output))
     return 0
+
+
+def torchrun_args(nproc: int) -> list[str]:
+    return ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m", __spec__.name]
 
 
 def _append(path: Path, line: str) -> None:

@@ -58,6 +58,11 @@ class PendingUpload:
         self._hash.update(chunk)
         self._fh.write(chunk)
 
+    @property
+    def sha256(self) -> str:
+        """Digest of the bytes written so far."""
+        return self._hash.hexdigest()
+
     def discard(self) -> None:
         if not self._fh.closed:
             self._fh.close()
@@ -74,7 +79,7 @@ class PendingUpload:
                 validate_safetensors(self.tmp_path, self.display_name)
             else:
                 validate_onnx(self.tmp_path)
-            digest = self._hash.hexdigest()
+            digest = self.sha256
             final = path_for(self.root, digest, self.format)
             final.parent.mkdir(parents=True, exist_ok=True)
             os.chmod(self.tmp_path, 0o444)  # never executed, never modified
@@ -121,7 +126,7 @@ def fetch_into_store(root: Path, sha256: str, fmt: str, url: str, token: str, ma
     except BaseException:
         pending.discard()
         raise
-    if pending._hash.hexdigest() != sha256:
+    if pending.sha256 != sha256:
         pending.discard()
         raise UnsafeFileError(f"weights fetched from {url} do not match sha256 {sha256}")
     return pending.commit().path

@@ -93,6 +93,7 @@ class Worker:
         spec["kind"] = job.kind
         spec["work_dir"] = str(work_dir)
         spec.setdefault("data_root", str(self.config.data_root))
+        spec.setdefault("nproc_per_node", self.config.nproc_per_node)
         spec.setdefault("device", self.config.device)
         if self.config.device.startswith("cuda"):
             spec["memory_limit_bytes"] = None  # CUDA reserves huge address ranges: RLIMIT_AS breaks it

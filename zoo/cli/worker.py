@@ -14,6 +14,10 @@ def worker_command(
     db: DbOption = None,
     data_root: DataRootOption = Path("~/data"),
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:0, ...")] = "cpu",
+    nproc_per_node: Annotated[
+        int,
+        typer.Option(help="Ranks per evaluation (torchrun; e.g. the GPUs of this host with --device cuda)."),
+    ] = 1,
     home: HomeOption = Path("~/.rzoo/server"),
     max_jobs: Annotated[int | None, typer.Option(help="Exit after this many jobs.")] = None,
     lease_seconds: Annotated[float, typer.Option(help="Lease length; heartbeats renew it.")] = 60.0,
@@ -40,6 +44,7 @@ def worker_command(
         db_url=db,
         data_root=data_root.expanduser(),
         device=device,
+        nproc_per_node=nproc_per_node,
         lease_seconds=lease_seconds,
         heartbeat_seconds=heartbeat_seconds,
         job_memory_limit_bytes=int(memory_limit_gb * 1024**3),
