@@ -160,3 +160,22 @@ def write_ade20k(root: Path, images: list[np.ndarray], labels: list[np.ndarray])
             base / "annotations" / "validation" / f"{stem}.png"
         )
     return base
+
+
+def write_timm_folder(folder: Path, arch: str = "test_resnet", num_classes: int = 10, seed: int = 0):
+    """A checkpoint folder in timm's Hub format (config.json + model.safetensors) for 32-px CIFAR."""
+    import timm
+    import torch
+    from timm.models import save_for_hf
+
+    torch.manual_seed(seed)
+    model = timm.create_model(arch, num_classes=num_classes).eval()
+    config = {"input_size": (3, 32, 32), "crop_pct": 1.0, "interpolation": "bilinear"}
+    save_for_hf(
+        model,
+        str(folder),
+        safe_serialization=True,
+        model_config={"pretrained_cfg": {}},
+        data_config={**config, "mean": CIFAR_MEAN, "std": CIFAR_STD},
+    )
+    return model
