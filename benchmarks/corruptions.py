@@ -1,7 +1,7 @@
 """Corruption speed: images/s of the torch backend and of the reference, measured in the same run.
 
     python benchmarks/corruptions.py [--sizes 32 224 512] [--corruptions fog snow] [--device cpu]
-                                     [--repeats 5] [--threads 2] [--params imagenet-c]
+                                     [--repeats 5] [--threads 1] [--params imagenet-c]
 
 For every corruption and size, on a batch of a real photo (skimage's astronaut resized to the size;
 64 / 8 / 2 pictures at 32 / 224 / 512 px, each with its own seed): the reference backend
@@ -48,7 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corruptions", nargs="+", default=None, help="default: all registered")
     parser.add_argument("--params", default="imagenet-c", choices=["imagenet-c", "cifar10-c"])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch and OpenCV threads (default 1, like the reference's NumPy: on a shared machine two "
+        "OpenMP threads wait on each other and run slower than one)",
+    )
     parser.add_argument("--batch", type=int, default=None, help="pictures per measurement (default by size)")
     parser.add_argument("--repeats", type=int, default=5, help="timed repetitions per backend and cell")
     parser.add_argument("--skip-reference", action="store_true", help="torch only (e.g. on a GPU box)")
@@ -61,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     from evaluator.corruptions import CORRUPTIONS, corrupt, corrupt_batch
     from evaluator.corruptions.fidelity import photos
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
+    import cv2  # the reference's OpenCV calls: one thread as well
+
+    cv2.setNumThreads(args.threads)
     names = args.corruptions or list(CORRUPTIONS)
     device = torch.device(args.device)
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)

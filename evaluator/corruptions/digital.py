@@ -94,67 +94,72 @@ def saturate(images: torch.Tensor, param: tuple[float, float], generators) -> to
 
 
 @functools.lru_cache(maxsize=64)
-def _box_windows(in_size: int, out_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """PIL's BOX resampling as windows [lo, hi) of input pixels per output pixel (and 1 / their size).
+def _box_matrix(in_size: int, out_size: int) -> torch.Tensor:
+    """PIL's BOX resampling as an (out_size, in_size) averaging matrix.
 
     PIL includes input pixel ``i`` in output pixel ``o`` when ``-0.5 < (i + 0.5 - center) / s <= 0.5`` with
-    ``center = (o + 0.5) * scale`` and ``s = max(scale, 1)``; members are contiguous and weigh the same."""
+    ``center = (o + 0.5) * scale`` and ``s = max(scale, 1)``; members weigh the same."""
     scale = in_size / out_size
     support = 0.5 * max(scale, 1.0)
-    lows, highs = [], []
+    weights = torch.zeros(out_size, in_size)
     for o in range(out_size):
         center = (o + 0.5) * scale
         lo = max(int(center - support + 0.5), 0)
         hi = min(int(center + support + 0.5), in_size)
         members = [i for i in range(lo, hi) if -0.5 < (i - center + 0.5) / max(scale, 1.0) <= 0.5]
-        lows.append(members[0])
-        highs.append(members[-1] + 1)
-    low, high = torch.tensor(lows), torch.tensor(highs)
-    return low, high, 1.0 / (high - low).to(torch.float32)
+        weights[o, members] = 1.0 / len(members)
+    return weights
 
 
-def _box_downscale(x: torch.Tensor, out_size: int, dim: int) -> torch.Tensor:
-    """PIL BOX resampling of one axis of an integer-valued float tensor, rounded to integers as PIL does
-    (its 8-bit resampler rounds half up after each pass). Window sums come from a cumulative sum."""
-    if dim == x.ndim - 1:  # gathers along the last axis are slow on the CPU: work on the transpose
-        return _box_downscale(x.transpose(-1, -2).contiguous(), out_size, dim - 1).transpose(-1, -2)
-    low, high, inv = (t.to(x.device) for t in _box_windows(x.shape[dim], out_size))
-    shape = [1] * x.ndim
-    shape[dim] = 1
-    sums = torch.cat([torch.zeros_like(x.narrow(dim, 0, 1)), x.cumsum(dim)], dim=dim)  # exact below 2**24
-    window = sums.index_select(dim, high).sub_(sums.index_select(dim, low))
-    shape[dim] = out_size
-    return window.mul_(inv.reshape(shape)).add_(0.5).floor_()
-
-
-def _nearest_index(in_size: int, out_size: int, device) -> torch.Tensor:
+@functools.lru_cache(maxsize=64)
+def _nearest_index(in_size: int, out_size: int) -> torch.Tensor:
     """PIL's NEAREST resize: output pixel ``o`` takes input ``floor((o + 0.5) * in / out)``."""
-    return (
-        ((torch.arange(out_size, dtype=torch.float64) + 0.5) * (in_size / out_size)).floor().long().to(device)
-    )
+    return ((torch.arange(out_size, dtype=torch.float64) + 0.5) * (in_size / out_size)).floor().long()
 
 
 def pixelate(images: torch.Tensor, c: float, generators) -> torch.Tensor:
-    """uint8 in, uint8 out: BOX down to ``int(side * c)``, NEAREST back up (PIL's two resizes)."""
+    """uint8 in, uint8 out: BOX down to ``int(side * c)``, NEAREST back up (PIL's two resizes).
+
+    PIL's 8-bit resampler works horizontally, rounds half up to uint8, then vertically and rounds again;
+    the BOX passes are two small matrix products here, the NEAREST one two row gathers."""
     h, w = images.shape[-2:]
-    small = _box_downscale(images.to(torch.float32), int(w * c), dim=3)  # PIL: horizontal pass first
-    small = _box_downscale(small, int(h * c), dim=2).to(torch.uint8)
-    small = small.index_select(2, _nearest_index(small.shape[2], h, images.device))
-    return small.index_select(3, _nearest_index(small.shape[3], w, images.device))
+    small_h, small_w = int(h * c), int(w * c)
+    device = images.device
+    across = _box_matrix(w, small_w).T.to(device)
+    down = _box_matrix(h, small_h).to(device)
+    small = torch.matmul(images.to(torch.float32), across).add_(0.5).floor_()
+    small = torch.matmul(down, small).add_(0.5).floor_().to(torch.uint8)
+    # gathers along the last axis are slow on the CPU: upsample columns as rows of the transpose
+    wide = small.transpose(2, 3).index_select(2, _nearest_index(small_w, w).to(device)).transpose(2, 3)
+    return wide.contiguous().index_select(2, _nearest_index(small_h, h).to(device))
 
 
-def jpeg_compression(images: torch.Tensor, quality: int, generators) -> torch.Tensor:
-    """uint8 in, uint8 out: libjpeg-turbo encode at ``quality`` and decode (torchvision.io), on the CPU
-    whatever the images' device: the GPU codec (nvJPEG) decodes slightly differently, and the output
-    must not depend on the device."""
+@functools.lru_cache(maxsize=1)
+def _codec_pool():
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=max(1, torch.get_num_threads()), thread_name_prefix="rzoo-jpeg")
+
+
+def _jpeg_round_trip(picture: torch.Tensor, quality: int) -> torch.Tensor:
     from torchvision.io import decode_jpeg, encode_jpeg
 
     with warnings.catch_warnings():
         # torchvision 0.29 deprecates its JPEG codec for torchcodec (not installable here); it is the
         # same libjpeg-turbo that PIL uses.
         warnings.filterwarnings("ignore", "The image decoding and encoding", DeprecationWarning)
-        encoded = encode_jpeg(list(images.cpu()), quality=int(quality))
-        decoded = decode_jpeg(encoded)
+        return decode_jpeg(encode_jpeg(picture, quality=quality))
+
+
+def jpeg_compression(images: torch.Tensor, quality: int, generators) -> torch.Tensor:
+    """uint8 in, uint8 out: libjpeg-turbo encode at ``quality`` and decode (torchvision.io), on the CPU
+    whatever the images' device (the GPU codec, nvJPEG, decodes slightly differently, and the output must
+    not depend on the device). The codec releases the GIL: pictures go through a thread per CPU thread."""
+    pictures = list(images.cpu())
+    if len(pictures) == 1 or torch.get_num_threads() == 1:
+        decoded = [_jpeg_round_trip(p, int(quality)) for p in pictures]
+    else:
+        decoded = list(_codec_pool().map(_jpeg_round_trip, pictures, [int(quality)] * len(pictures)))
     return torch.stack(decoded).to(images.device)
 
 

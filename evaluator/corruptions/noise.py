@@ -38,12 +38,36 @@ def speckle_noise(images: torch.Tensor, sigma: float, generators) -> torch.Tenso
     return torch.addcmul(images, images, noise, value=sigma, out=noise)
 
 
+def _bernoulli_positions(n: int, p: float, gen: torch.Generator) -> torch.Tensor:
+    """Indices of the successes of ``n`` Bernoulli(p) trials, drawn as geometric gaps between successes:
+    about ``n * p`` draws instead of ``n`` (the same law as one uniform per trial)."""
+    mean = n * p
+    draws = int(mean + 6 * math.sqrt(mean * (1 - p)) + 16)
+    gaps = torch.empty(draws, dtype=torch.float64).geometric_(p, generator=gen)
+    positions = gaps.cumsum_(0).sub_(1)
+    while positions[-1] < n - 1:  # not enough successes drawn yet (a > 6 sigma event): draw more
+        more = torch.empty(draws, dtype=torch.float64).geometric_(p, generator=gen).cumsum_(0)
+        positions = torch.cat([positions, more.add_(positions[-1])])
+    return positions[positions < n].long()
+
+
+_SPARSE_BELOW = 0.15  # flip probability under which drawing only the flipped positions is faster
+
+
 def impulse_noise(images: torch.Tensor, amount: float, generators) -> torch.Tensor:
-    # One uniform per value: u < amount/2 -> salt (255), amount/2 <= u < amount -> pepper (0): the same
-    # distribution as skimage's two Bernoulli draws (flipped with p=amount, salted with p=0.5).
-    u = _ops.rand(generators, images.shape[1:], images.device)
-    salt_or_pepper = (u < amount / 2).to(images.dtype).mul_(255.0)
-    return torch.where(u < amount, salt_or_pepper, images)
+    # skimage's s&p: every value is flipped with p = amount, a flipped value becomes 255 (salt) or 0
+    # (pepper) with equal odds. Two exact ways to draw it, the faster one for the amount.
+    if amount >= _SPARSE_BELOW:  # one uniform per value: u < amount/2 salt, amount/2 <= u < amount pepper
+        u = _ops.rand(generators, images.shape[1:], images.device)
+        salt_or_pepper = (u < amount / 2).to(images.dtype).mul_(255.0)
+        return torch.where(u < amount, salt_or_pepper, images)
+    out = images.clone()  # sparse: the flipped positions (geometric gaps) and one bit each
+    flat = out.view(out.shape[0], -1)
+    for row, gen in zip(flat, generators, strict=True):
+        positions = _bernoulli_positions(flat.shape[1], amount, gen)
+        salt = torch.randint(0, 2, (positions.numel(),), generator=gen, dtype=torch.uint8).to(images.dtype)
+        row.index_put_((positions.to(images.device),), salt.mul_(255.0).to(images.device))
+    return out
 
 
 _GUIDE_PER_COUNT = 4  # guide-table buckets per possible count: almost every lookup lands on the answer
