@@ -144,11 +144,7 @@ def _codec_pool():
 def _jpeg_round_trip(picture: torch.Tensor, quality: int) -> torch.Tensor:
     from torchvision.io import decode_jpeg, encode_jpeg
 
-    with warnings.catch_warnings():
-        # torchvision 0.29 deprecates its JPEG codec for torchcodec (not installable here); it is the
-        # same libjpeg-turbo that PIL uses.
-        warnings.filterwarnings("ignore", "The image decoding and encoding", DeprecationWarning)
-        return decode_jpeg(encode_jpeg(picture, quality=quality))
+    return decode_jpeg(encode_jpeg(picture, quality=quality))
 
 
 def jpeg_compression(images: torch.Tensor, quality: int, generators) -> torch.Tensor:
@@ -156,10 +152,14 @@ def jpeg_compression(images: torch.Tensor, quality: int, generators) -> torch.Te
     whatever the images' device (the GPU codec, nvJPEG, decodes slightly differently, and the output must
     not depend on the device). The codec releases the GIL: pictures go through a thread per CPU thread."""
     pictures = list(images.cpu())
-    if len(pictures) == 1 or torch.get_num_threads() == 1:
-        decoded = [_jpeg_round_trip(p, int(quality)) for p in pictures]
-    else:
-        decoded = list(_codec_pool().map(_jpeg_round_trip, pictures, [int(quality)] * len(pictures)))
+    with warnings.catch_warnings():  # (the filters are process-wide: they cover the codec threads too)
+        # torchvision 0.29 deprecates its JPEG codec for torchcodec (not installable here); it is the
+        # same libjpeg-turbo that PIL uses.
+        warnings.filterwarnings("ignore", "The image decoding and encoding", DeprecationWarning)
+        if len(pictures) == 1 or torch.get_num_threads() == 1:
+            decoded = [_jpeg_round_trip(p, int(quality)) for p in pictures]
+        else:
+            decoded = list(_codec_pool().map(_jpeg_round_trip, pictures, [int(quality)] * len(pictures)))
     return torch.stack(decoded).to(images.device)
 
 
