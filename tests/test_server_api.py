@@ -398,3 +398,20 @@ def test_worker_on_another_host_fetches_weights_by_digest(server, tmp_path):
         missing = {**payload, "weights_sha256": "0" * 64}
         with pytest.raises(InvalidInputError, match="HTTP 404"):
             worker.checkpoint_for(missing)
+
+
+def test_token_cli_prints_a_working_token_and_reports_bad_databases_in_one_line(server, tmp_path):
+    from typer.testing import CliRunner
+
+    from zoo.cli import app as cli
+
+    home = str(server["config"].home)
+    made = CliRunner().invoke(cli, ["token", "create", "erin", "--admin", "--home", home])
+    assert made.exit_code == 0, made.output
+    token = made.output.strip()
+    assert token.startswith("rzoo_") and len(token) > 40
+    me = server["client"].get("/api/me", headers={"Authorization": f"Bearer {token}"}).json()
+    assert me == {"name": "erin", "is_admin": True}
+    bad = CliRunner().invoke(cli, ["token", "create", "erin", "--db", "postgresql://nobody@127.0.0.1:1/x"])
+    assert bad.exit_code == 1 and "error: cannot open the database" in bad.output
+    assert "Traceback" not in bad.output

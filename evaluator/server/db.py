@@ -9,9 +9,13 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from zoo.errors import InvalidInputError
+from zoo.errors import InvalidInputError, RzooError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+class DatabaseError(RzooError):
+    """The database cannot be reached or opened (wrong URL, server down, no permission)."""
 
 
 def normalize_url(url: str) -> str:
@@ -46,15 +50,21 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision shipped in this package (idempotent)."""
     from alembic import command
     from alembic.config import Config
+    from sqlalchemy.exc import OperationalError
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            # Several processes may start at once: serialize migrations on a fixed advisory lock.
-            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727274)")
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Several processes may start at once: serialize migrations on a fixed advisory lock.
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727274)")
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except OperationalError as err:
+        where = engine.url.render_as_string(hide_password=True)
+        reason = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
+        raise DatabaseError(f"cannot open the database {where}: {reason}") from None
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
