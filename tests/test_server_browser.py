@@ -76,7 +76,8 @@ def test_leaderboard_sorts_and_opens_a_submission(leaderboard_site, browser):
     page = browser.new_page()
     dialogs = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.goto(f"{url}/leaderboard/cifar10-c")
+    response = page.goto(f"{url}/leaderboard/cifar10-c")
+    assert "script-src 'self'" in response.headers["content-security-policy"]  # sorting runs under it
 
     names = [page.locator("#leaderboard tbody tr .model-link").nth(i).inner_text() for i in range(4)]
     by_mpc = [r["model_name"] for r in board]  # server ranks by mPC, best first
