@@ -8,6 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from tests.finetune_fixtures import single_thread
 from zoo.dense import (
     DenseModelConfig,
     MaskRCNNHeadConfig,
@@ -18,6 +19,11 @@ from zoo.dense import (
 )
 from zoo.dense.backbone import describe_backbone
 from zoo.errors import InvalidInputError, UnsafeFileError
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    yield from single_thread()
 
 
 def _maskrcnn_config(arch: str = "test_resnet", **backbone) -> DenseModelConfig:

@@ -60,12 +60,16 @@ class MaskRCNNHeadConfig:
     ``category_ids[label - 1]`` is the dataset's category id (COCO ids are not contiguous).
     ``min_size``/``max_size`` are the test scale (short side 800, long side <= 1333);
     ``train_min_sizes`` are the short sides sampled during training (multi-scale when several).
-    Test-time settings follow mmdetection's Mask R-CNN (score 0.05, NMS 0.5, 100 per image).
+    Test-time settings follow mmdetection's Mask R-CNN (score 0.05, NMS 0.5, 100 per image); the head
+    sizes (1024-d box MLP, four 256-channel mask convs, 512 sampled RoIs) are both libraries' defaults.
     """
 
     category_ids: tuple[int, ...]
     class_names: tuple[str, ...] = ()
     fpn_channels: int = 256
+    box_representation_size: int = 1024
+    mask_head_channels: int = 256
+    box_batch_size_per_image: int = 512
     min_size: int = 800
     max_size: int = 1333
     train_min_sizes: tuple[int, ...] = (800,)

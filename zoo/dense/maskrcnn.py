@@ -14,6 +14,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 from torchvision.models.detection import MaskRCNN
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelMaxPool
 
 from zoo.dense.backbone import FeatureBackbone
@@ -41,9 +43,22 @@ def build_maskrcnn(config: DenseModelConfig, body: nn.Module) -> MaskRCNN:
     backbone = BackboneWithFPN(FeatureBackbone(body, config.backbone), head.fpn_channels)
     # torchvision samples the training short side from min_size and tests at min_size[-1].
     min_sizes = (*head.train_min_sizes, head.min_size)
+    resolution = 7  # RoIAlign output of the box branch (torchvision's MultiScaleRoIAlign default)
+    box_head = TwoMLPHead(head.fpn_channels * resolution**2, head.box_representation_size)
+    box_predictor = FastRCNNPredictor(head.box_representation_size, config.num_classes + 1)
+    mask_layers = (head.mask_head_channels,) * 4
+    mask_head = MaskRCNNHeads(head.fpn_channels, mask_layers, dilation=1)
+    mask_predictor = MaskRCNNPredictor(
+        head.mask_head_channels, head.mask_head_channels, config.num_classes + 1
+    )
     model = MaskRCNN(
         backbone,
-        num_classes=config.num_classes + 1,
+        num_classes=None,
+        box_head=box_head,
+        box_predictor=box_predictor,
+        mask_head=mask_head,
+        mask_predictor=mask_predictor,
+        box_batch_size_per_image=head.box_batch_size_per_image,
         min_size=min_sizes,
         max_size=head.max_size,
         image_mean=list(config.normalization.mean),
