@@ -267,7 +267,8 @@ def test_leaderboard_json_csv_and_results_with_escaped_names(server):
     assert rows[0]["clean"] == doc["clean"] and rows[0]["mPC"] == doc["mPC"] and rows[0]["rPC"] == doc["rPC"]
     noise = [doc["per_corruption"][c] for c in ("gaussian_noise", "shot_noise", "impulse_noise")]
     assert rows[0]["families"]["noise"] == pytest.approx(sum(noise) / 3, abs=1e-12)
-    assert board["reported_by_authors"] == []
+    assert {r["evaluated_by"] for r in board["reported_by_authors"]} == {"authors"}
+    assert all(r["evaluated_by"] == "rzoo" for r in rows)  # reported numbers never enter the ranking
 
     parsed = list(csv.DictReader(io.StringIO(client.get("/api/leaderboard/cifar10-c.csv").text)))
     assert [float(r["mPC"]) for r in parsed] == [r["mPC"] for r in rows]  # exact round trip
@@ -305,7 +306,7 @@ def test_javascript_paper_urls_are_refused(server):
     assert not list(Session(server["engine"]).scalars(select(Submission)))
 
 
-def test_imagenet_board_shows_author_reported_rows_apart(server):
+def test_boards_show_author_reported_rows_apart(server):
     client = server["client"]
     board = client.get("/api/leaderboard/imagenet-c").json()
     reported = {r["model_name"]: r for r in board["reported_by_authors"]}
@@ -314,8 +315,13 @@ def test_imagenet_board_shows_author_reported_rows_apart(server):
     w = get_weights("resnet50.tv_in1k")
     assert reported[w.name]["imagenet_c_mce"] == w.metrics.imagenet_c_mce
     assert reported[w.name]["evaluated_by"] == "authors" and board["rows"] == []
+    assert reported[w.name]["model_card_url"] == f"https://huggingface.co/{w.hub.repo_id}"
+    unpublished = [get_weights(n) for n in reported if not get_weights(n).hub.is_published]
+    assert all(reported[u.name]["model_card_url"] is None for u in unpublished)  # no dead links
     html = client.get("/leaderboard/imagenet-c").text
-    assert "reported by authors" in html and 'class="reported"' in html
+    assert "reported by authors" in html and html.count('class="reported"') == len(reported)
+    downstream = client.get("/leaderboard/cifar10-c").text
+    assert "upstream side of the transfer question, not cifar10-c scores" in downstream
 
 
 def test_migrations_match_models_and_are_idempotent(server):

@@ -83,6 +83,9 @@ def test_leaderboard_sorts_and_opens_a_submission(leaderboard_site, browser):
     by_mpc = [r["model_name"] for r in board]  # server ranks by mPC, best first
     assert names == by_mpc
     assert EVIL in names  # shown as text, not as markup
+    # the zoo's author-reported numbers sit in their own table, never among the ranked rows
+    assert page.locator("#reported tbody tr.reported").count() > 0
+    assert page.locator("#leaderboard tbody tr.reported").count() == 0
 
     headers = page.locator("#leaderboard thead th")
     clean_col = [headers.nth(i).inner_text().strip() for i in range(headers.count())].index("clean")

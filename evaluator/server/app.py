@@ -368,7 +368,7 @@ def _api_routes(app: FastAPI) -> None:
                     "task": task,
                     "ranked_by": "mPC",
                     "rows": [asdict(r) for r in rows],
-                    "reported_by_authors": [asdict(r) for r in lb.reported_rows(task)],
+                    "reported_by_authors": [asdict(r) for r in lb.reported_rows()],
                 }
             ),
         )

@@ -95,11 +95,13 @@ def rank_rows(entries: Iterable[dict[str, Any]]) -> list[LeaderboardRow]:
     return [LeaderboardRow(rank=i + 1, **r) for i, r in enumerate(rows)]
 
 
-def reported_rows(task: str) -> list[ReportedRow]:
-    """Author-reported numbers from the zoo registry. They are ImageNet numbers (top-1, ImageNet-C
-    mCE), so they appear on the ImageNet-C board only."""
-    if task != "imagenet-c":
-        return []
+def reported_rows() -> list[ReportedRow]:
+    """Author-reported upstream numbers from the zoo registry (ImageNet top-1, ImageNet-C mCE).
+
+    Every board shows them in their own table: on ImageNet-C they are the authors' claims next to
+    rzoo's measurements; on the downstream boards they are the upstream side of the transfer
+    question. They never enter a ranking. Model cards are linked only for published Hub repos.
+    """
     from zoo import get_weights, list_models
 
     out = []
@@ -113,7 +115,7 @@ def reported_rows(task: str) -> list[ReportedRow]:
                 architecture=w.architecture,
                 imagenet_top1=w.metrics.imagenet_top1,
                 imagenet_c_mce=w.metrics.imagenet_c_mce,
-                model_card_url=model_card_url(w.hub.repo_id),
+                model_card_url=model_card_url(w.hub.repo_id) if w.hub.is_published else None,
                 paper_url=safe_http_url(w.provenance.paper_url),
                 source=w.metrics.source,
             )

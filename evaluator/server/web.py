@@ -87,7 +87,7 @@ def add_web_routes(app: FastAPI) -> None:
                 tasks=TASKS,
                 task=task,
                 rows=rows,
-                reported=lb.reported_rows(task),
+                reported=lb.reported_rows(),
                 families=tuple(FAMILIES),
                 show_mce=task == "imagenet-c",
                 report_figures=REPORT_FIGURES if rows and task != "imagenet-c" else (),
