@@ -18,13 +18,19 @@ COCO_CATEGORIES = [(1, "person"), (7, "train"), (90, "toothbrush")]
 CLASS_COLOURS = {1: (220, 40, 40), 7: (40, 200, 60), 90: (50, 70, 230)}
 
 
-def make_coco(root: Path, num_images: int = 4, size: tuple[int, int] = (128, 96), seed: int = 0) -> Path:
-    """``root/coco/{train2017/*.jpg, annotations/instances_train2017.json}``; returns root."""
+def make_coco(
+    root: Path,
+    num_images: int = 4,
+    size: tuple[int, int] = (128, 96),
+    seed: int = 0,
+    split: str = "train2017",
+) -> Path:
+    """``root/coco/{<split>/*.jpg, annotations/instances_<split>.json}``; returns root/coco."""
     from pycocotools import mask as mask_utils
 
     rng = np.random.default_rng(seed)
     folder = root / "coco"
-    (folder / "train2017").mkdir(parents=True, exist_ok=True)
+    (folder / split).mkdir(parents=True, exist_ok=True)
     (folder / "annotations").mkdir(exist_ok=True)
     w, h = size
     images, annotations = [], []
@@ -75,7 +81,7 @@ def make_coco(root: Path, num_images: int = 4, size: tuple[int, int] = (128, 96)
             )
             ann_id += 1
         name = f"{image_id:012d}.jpg"
-        canvas.save(folder / "train2017" / name, quality=95)
+        canvas.save(folder / split / name, quality=95)
         images.append({"id": image_id, "file_name": name, "width": w, "height": h})
     data = {
         "info": {"description": "rzoo test fixture"},
@@ -83,16 +89,18 @@ def make_coco(root: Path, num_images: int = 4, size: tuple[int, int] = (128, 96)
         "annotations": annotations,
         "categories": [{"id": c, "name": n, "supercategory": "thing"} for c, n in COCO_CATEGORIES],
     }
-    (folder / "annotations" / "instances_train2017.json").write_text(json.dumps(data))
-    return root
+    (folder / "annotations" / f"instances_{split}.json").write_text(json.dumps(data))
+    return folder
 
 
-def make_ade20k(root: Path, num_images: int = 4, size: tuple[int, int] = (96, 72), seed: int = 0) -> Path:
-    """``root/ADEChallengeData2016/{images,annotations}/training``; labels 0 (ignore), 1, 5, 150."""
+def make_ade20k(
+    root: Path, num_images: int = 4, size: tuple[int, int] = (96, 72), seed: int = 0, split: str = "training"
+) -> Path:
+    """``root/ADEChallengeData2016/{images,annotations}/<split>``; labels 0 (ignore), 1, 5, 150."""
     rng = np.random.default_rng(seed)
     base = root / "ADEChallengeData2016"
-    (base / "images" / "training").mkdir(parents=True, exist_ok=True)
-    (base / "annotations" / "training").mkdir(parents=True, exist_ok=True)
+    (base / "images" / split).mkdir(parents=True, exist_ok=True)
+    (base / "annotations" / split).mkdir(parents=True, exist_ok=True)
     w, h = size
     colours = {1: (200, 30, 30), 5: (30, 200, 30), 150: (30, 30, 200)}
     for i in range(num_images):
@@ -106,9 +114,9 @@ def make_ade20k(root: Path, num_images: int = 4, size: tuple[int, int] = (96, 72
         for value, colour in colours.items():
             image[label == value] = colour
         image = np.clip(image.astype(int) + rng.integers(-20, 20, size=image.shape), 0, 255).astype(np.uint8)
-        name = f"ADE_train_{i + 1:08d}"
-        Image.fromarray(image).save(base / "images" / "training" / f"{name}.jpg", quality=95)
-        Image.fromarray(label, mode="L").save(base / "annotations" / "training" / f"{name}.png")
+        name = f"ADE_{'train' if split == 'training' else 'val'}_{i + 1:08d}"
+        Image.fromarray(image).save(base / "images" / split / f"{name}.jpg", quality=95)
+        Image.fromarray(label, mode="L").save(base / "annotations" / split / f"{name}.png")
     return root
 
 

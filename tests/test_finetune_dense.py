@@ -26,6 +26,22 @@ def _losses(run_dir):
     ]
 
 
+def _score(run_dir, task, data_root):
+    from evaluator import EvalConfig
+    from evaluator.engine import evaluate
+
+    cfg = EvalConfig(
+        str(run_dir),
+        task,
+        data_root,
+        corruptions=("contrast",),
+        severities=(1,),
+        progress=False,
+        num_workers=0,
+    )
+    return evaluate(cfg)
+
+
 def _run(tmp_path, task, mode, sets, name):
     return run_finetune(
         "test_resnet",
@@ -61,6 +77,11 @@ def test_maskrcnn_loss_decreases_and_the_model_round_trips(tmp_path):
     with torch.no_grad():
         (pred,) = model([torch.rand(3, 96, 128)])
     assert set(pred) == {"boxes", "labels", "scores", "masks"}
+    # The run folder is what `rzoo eval` takes: the evaluator scores it on COCO-format val data.
+    coco = make_coco(tmp_path / "data", num_images=2, seed=1, split="val2017")
+    result = _score(tmp_path / "det", "coco-c", coco)
+    assert set(result.metrics) == {"box_ap", "mask_ap"}
+    assert 0.0 <= result.metrics["box_ap"].clean <= 1.0
 
 
 def test_upernet_loss_decreases_fixed_mode_keeps_backbone_weights_but_updates_bn(tmp_path):
@@ -85,6 +106,10 @@ def test_upernet_loss_decreases_fixed_mode_keeps_backbone_weights_but_updates_bn
     assert not torch.equal(start["decode_head.classifier.weight"], trained["decode_head.classifier.weight"])
     with torch.no_grad():
         assert model(torch.randn(1, 3, 50, 70)).shape == (1, 150, 50, 70)
+    make_ade20k(tmp_path / "data", num_images=2, seed=1, split="validation")
+    result = _score(tmp_path / "seg", "ade20k-c", tmp_path / "data")
+    assert result.primary_metric in result.metrics
+    assert 0.0 <= result.metrics[result.primary_metric].clean <= 1.0
 
 
 @pytest.mark.parametrize(
