@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from evaluator.protocol import ALL_CORRUPTIONS, COMMON_CORRUPTIONS, HOLDOUT_CORRUPTIONS, SEVERITIES
@@ -23,6 +23,7 @@ class EvalConfig:
     - ``work_dir``: where finished shards are persisted; with ``resume`` they are reused.
     - ``seed``: the benchmark seed of on-the-fly corruptions (per image, see ``evaluator.corruptions``).
     - ``subset``: ImageNet-C only, evaluate the fixed RobustBench-style subset of this many images.
+    - ``num_workers``: threads that decode, corrupt and preprocess ahead of the model.
     """
 
     checkpoint: str
@@ -42,7 +43,6 @@ class EvalConfig:
     progress: bool = True
     subset: int | None = None
     num_workers: int = 2
-    extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         from evaluator.tasks import TASK_NAMES
