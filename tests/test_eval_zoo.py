@@ -114,3 +114,25 @@ def test_upernet_folder_on_ade20k_matches_a_hand_loop(tmp_path) -> None:
         up = F.interpolate(logits, size=lab.shape, mode="bilinear", align_corners=False)
         total += confusion_matrix(lab, up.argmax(1)[0]).numpy()
     assert result.primary.clean == pytest.approx(mean_iou(total))
+
+
+def test_rzoo_export_then_eval_the_onnx_file_gives_the_torch_numbers(tmp_path) -> None:
+    images, labels = write_cifar10(tmp_path, n=16)
+    write_cifar10_c(tmp_path, images, labels, ["snow"])
+    write_timm_folder(tmp_path / "ckpt", seed=4)
+    res = CliRunner().invoke(app, ["export", str(tmp_path / "ckpt"), "--onnx", str(tmp_path / "m.onnx")])
+    assert res.exit_code == 0, res.output
+    assert "onnx.checker ok" in res.output and "max |onnxruntime - torch|" in res.output
+    diff = float(res.output.split("max |onnxruntime - torch| = ")[1].split()[0])
+    assert diff < 1e-3
+    results = {}
+    for ref in (tmp_path / "ckpt", tmp_path / "m.onnx"):
+        cfg = EvalConfig(
+            str(ref), "cifar10-c", tmp_path, corruptions=("snow",), severities=(3,), progress=False
+        )
+        results[ref.suffix] = evaluate(cfg)
+    torch_result, onnx_result = results[""], results[".onnx"]
+    assert onnx_result.checkpoint.source == "onnx"
+    assert onnx_result.manifest.preprocessing == torch_result.manifest.preprocessing  # travelled in metadata
+    assert onnx_result.primary.clean == torch_result.primary.clean
+    assert onnx_result.primary.corrupted == torch_result.primary.corrupted
