@@ -390,6 +390,13 @@ def test_worker_on_another_host_fetches_weights_by_digest(server, tmp_path):
     remote = ServerConfig(home=tmp_path / "other-host")  # its own, empty store
     with pytest.raises(InvalidInputError, match="--server URL --token"):
         Worker(remote, server["app"].state.queue).checkpoint_for(payload)
+    from tests.server_helpers import free_port
+
+    down = ServerConfig(
+        home=tmp_path / "other-host", server_url=f"http://127.0.0.1:{free_port()}", server_token="x"
+    )
+    with pytest.raises(InvalidInputError, match="cannot fetch weights"):
+        Worker(down, server["app"].state.queue).checkpoint_for(payload)
     with live_server(server["app"]) as url:
         alice_token = server["alice"]["Authorization"].split()[1]
         as_alice = ServerConfig(home=tmp_path / "other-host", server_url=url, server_token=alice_token)

@@ -123,6 +123,9 @@ def fetch_into_store(root: Path, sha256: str, fmt: str, url: str, token: str, ma
                 )
             for chunk in response.iter_bytes(CHUNK):
                 pending.write(chunk)
+    except httpx.HTTPError as err:
+        pending.discard()
+        raise InvalidInputError(f"cannot fetch weights {sha256} from {url}: {err}") from err
     except BaseException:
         pending.discard()
         raise

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +47,13 @@ class Worker:
     def run_forever(self, poll_seconds: float = 1.0, max_jobs: int | None = None) -> int:
         done = 0
         while not self.stop.is_set() and (max_jobs is None or done < max_jobs):
-            if self.run_one() is None:
+            try:
+                outcome = self.run_one()
+            except Exception:  # a database hiccup must not end the worker: its lease will expire
+                traceback.print_exc()
+                self.stop.wait(max(poll_seconds, 5.0))
+                continue
+            if outcome is None:
                 self.stop.wait(poll_seconds)
             else:
                 done += 1
