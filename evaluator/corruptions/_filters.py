@@ -29,7 +29,7 @@ def _gaussian_taps(sigma: float, truncate: float) -> tuple[float, ...]:
     return tuple((w / w.sum()).tolist())
 
 
-_MATMUL_MAX_SIDE = 768  # up to this side a dense banded matrix product beats shifted adds on CPU
+_MATMUL_TAPS_RATIO = 12  # a dense banded matrix product beats shifted adds when side <= 12 * taps (CPU)
 
 
 @lru_cache(maxsize=128)
@@ -55,12 +55,12 @@ def separable_filter(x: torch.Tensor, taps: tuple[float, ...], pad_mode: str = "
     """Correlate every channel of ``x`` (N, C, H, W) with ``taps`` along H and W (a separable kernel).
 
     ``pad_mode`` is a torch padding mode: "replicate" is scipy's ``mode='nearest'``, "reflect" is
-    OpenCV's default BORDER_REFLECT_101. Each pass is a product with a banded matrix (one BLAS call,
-    much faster than a 1-channel convolution on CPU); very large images fall back to shifted adds.
+    OpenCV's default BORDER_REFLECT_101. Each pass is either a product with a banded matrix (one BLAS
+    call: small images or long kernels) or a sum of shifted slices; both beat a 1-channel conv2d.
     """
     h, w = x.shape[-2:]
     device = _device_key(x.device)
-    if max(h, w) <= _MATMUL_MAX_SIDE:
+    if max(h, w) <= _MATMUL_TAPS_RATIO * len(taps) or x.device.type != "cpu":
         y = x @ _band_matrix(taps, w, pad_mode, device, x.dtype).T
         return _band_matrix(taps, h, pad_mode, device, x.dtype) @ y
     r = len(taps) // 2
@@ -214,11 +214,11 @@ def canny(gray: torch.Tensor, low: float, high: float) -> torch.Tensor:
     point, strict/non-strict neighbour comparisons as in canny.cpp) and 8-connected hysteresis.
     Returns a bool edge mask (N, 1, H, W).
     """
-    g = F.pad(gray.float(), (1, 1, 1, 1), mode="replicate")
-    sx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], device=gray.device)
-    kernels = torch.stack([sx, sx.T])[:, None]
-    grad = F.conv2d(g, kernels).round().to(torch.int64)
-    gx, gy = grad[:, :1], grad[:, 1:]
+    g = F.pad(gray.float(), (1, 1, 1, 1), mode="replicate").to(torch.int32)
+    smooth_rows = g[..., :-2, :] + 2 * g[..., 1:-1, :] + g[..., 2:, :]  # Sobel = smoothing x difference
+    smooth_cols = g[..., :, :-2] + 2 * g[..., :, 1:-1] + g[..., :, 2:]
+    gx = smooth_rows[..., :, 2:] - smooth_rows[..., :, :-2]
+    gy = smooth_cols[..., 2:, :] - smooth_cols[..., :-2, :]
     mag = gx.abs() + gy.abs()
     mp = F.pad(mag, (1, 1, 1, 1), value=0)
 
@@ -242,11 +242,29 @@ def canny(gray: torch.Tensor, low: float, high: float) -> torch.Tensor:
     )
     candidate = keep & (mag > math.floor(low))
     edges = candidate & (mag > math.floor(high))
-    while True:
-        grown = (F.max_pool2d(edges.float(), 3, stride=1, padding=1) > 0) & candidate
-        if bool((grown == edges).all()):
-            return edges
-        edges = grown
+    weak = candidate & ~edges
+    while bool(weak.any()):
+        p = F.pad(edges, (1, 1, 1, 1))
+        near = p[..., :-2, :] | p[..., 1:-1, :] | p[..., 2:, :]
+        near = near[..., :, :-2] | near[..., :, 1:-1] | near[..., :, 2:]
+        reached = weak & near
+        if not bool(reached.any()):
+            break
+        edges = edges | reached
+        weak = weak & ~reached
+    return edges
+
+
+@lru_cache(maxsize=8)
+def _chamfer_costs(far: int, device: str) -> torch.Tensor:
+    """(far + 1, far + 1) int32: the 5x5 chamfer distance (fixed point) to offset (v rows, u columns)."""
+    a, b, c = _CHAMFER
+    v, u = np.meshgrid(np.arange(far + 1), np.arange(far + 1), indexing="ij")
+    big, small = np.maximum(u, v), np.minimum(u, v)
+    cost = np.where(
+        big >= 2 * small, (big - 2 * small) * a + small * c, (2 * small - big) * b + (big - small) * c
+    )
+    return torch.from_numpy(cost.astype(np.int32)).to(device)
 
 
 def chamfer_distance(zero: torch.Tensor, cap: int) -> torch.Tensor:
@@ -255,28 +273,25 @@ def chamfer_distance(zero: torch.Tensor, cap: int) -> torch.Tensor:
 
     The 5x5 chamfer distance to a pixel at offset (u, v), u >= v >= 0, is (u - 2v) a + v c when
     u >= 2v and (2v - u) b + (u - v) c otherwise, non-decreasing in each coordinate. So the distance
-    to the nearest zero is the minimum over row offsets dy of the chamfer distance to the nearest
-    zero pixel of row y + dy (found with cumulative max/min): 2 * cap + 1 vectorised steps.
+    to the nearest zero is the minimum over row offsets v of the cost to the nearest zero pixel of
+    rows y - v and y + v (found with cumulative max/min along the rows): ``cap`` vectorised steps.
     """
     h, w = zero.shape[-2:]
     far = cap + 1
-    col = torch.arange(w, device=zero.device)
+    col = torch.arange(w, device=zero.device, dtype=torch.int32)
     z = zero[:, 0]
-    left = torch.where(z, col, -(10**6)).cummax(dim=-1).values
-    right = torch.where(z, col, 10**6).flip(-1).cummin(dim=-1).values.flip(-1)
+    none = 1 << 20
+    left = torch.where(z, col, -none).cummax(dim=-1).values
+    right = torch.where(z, col, none).flip(-1).cummin(dim=-1).values.flip(-1)
     row_dist = torch.minimum(col - left, right - col).clamp_(max=far)
     padded = F.pad(row_dist, (0, 0, far, far), value=far)
-    a, b, c = _CHAMFER
-    best = torch.full_like(row_dist, far * a)
-    for dy in range(-far, far + 1):
-        u = padded[:, far + dy : far + dy + h]
-        v = abs(dy)
-        big, small = torch.clamp(u, min=v), torch.clamp(u, max=v)
-        cost = torch.where(
-            big >= 2 * small, (big - 2 * small) * a + small * c, (2 * small - big) * b + (big - small) * c
-        )
-        best = torch.minimum(best, cost)
-    return (best.to(torch.float64) / (1 << 16)).clamp_(max=cap).to(torch.float32)[:, None]
+    costs = _chamfer_costs(far, _device_key(zero.device))
+    best = costs[0].index_select(0, row_dist.reshape(-1))
+    for v in range(1, cap):  # f(u, v) >= v: rows cap or more away cannot beat the cap
+        nearest = torch.minimum(padded[:, far - v : far - v + h], padded[:, far + v : far + v + h])
+        best = torch.minimum(best, costs[v].index_select(0, nearest.reshape(-1)))
+    best = best.view_as(row_dist)
+    return (best.to(torch.float32) * (1.0 / (1 << 16))).clamp_(max=cap)[:, None]
 
 
 def equalize_hist(x: torch.Tensor) -> torch.Tensor:

@@ -132,12 +132,16 @@ def zoom_factors(param: Zoom) -> tuple[float, ...]:
 
 
 def glass_offsets(h: int, w: int, param: Glass, generators) -> list[torch.Tensor]:
-    """Per iteration, the (N, 2, H*W) int64 offsets (dy, dx) in [-d, d) of every pixel."""
-    d = param.max_delta
-    return [
-        torch.stack([torch.randint(-d, d, (2, h * w), generator=g, dtype=torch.int64) for g in generators])
-        for _ in range(param.iterations)
-    ]
+    """Per iteration, the (N, H*W) uint8 code of every pixel's offset: dy, dx = divmod(code, 2d) - d,
+    uniform in [-d, d) each (one draw per pixel)."""
+    span = 2 * param.max_delta
+    codes = []
+    for _ in range(param.iterations):
+        out = torch.empty(len(generators), h * w, dtype=torch.uint8)
+        for row, g in zip(out, generators, strict=True):
+            torch.randint(span * span, (h * w,), generator=g, out=row)
+        codes.append(out)
+    return codes
 
 
 def glass_sources(h: int, w: int, max_delta: int, offsets: list[torch.Tensor]) -> torch.Tensor:
@@ -155,27 +159,35 @@ def glass_sources(h: int, w: int, max_delta: int, offsets: list[torch.Tensor]) -
     """
     d = max_delta
     n, device = offsets[0].shape[0], offsets[0].device
-    index = torch.arange(h * w, device=device).expand(n, h * w)
-    rows = torch.arange(h, device=device).repeat_interleave(w)
-    cols = torch.arange(w, device=device).repeat(h)
-    visited = ((rows > d) & (rows <= h - d) & (cols > d) & (cols <= w - d)).expand(n, h * w)
+    size = n * h * w
+    index = torch.arange(size, device=device)  # global index into the flattened (N, H*W) batch
+    pixel = index % (h * w)
+    rows, cols = pixel // w, pixel % w
+    visited = (rows > d) & (rows <= h - d) & (cols > d) & (cols <= w - d)
     sources = index
+    span = 2 * d
+    code_step = torch.tensor(
+        [(c // span - d) * w + (c % span - d) for c in range(span * span)], device=device
+    )
     for offset in offsets:
-        target = (rows + offset[:, 0]).clamp_(0, h - 1) * w + (cols + offset[:, 1]).clamp_(0, w - 1)
-        target = torch.where(visited, target, index)
-        follows = visited & torch.gather(visited, 1, target) & (target > index)
-        # pointer jumping: resolve[p] = the index whose *previous* value p ends up with
-        resolved = ~follows
-        answer = torch.where(resolved, target, index)
-        pointer = target
-        while not bool(resolved.all()):
-            pointer_resolved = torch.gather(resolved, 1, pointer)
-            newly = ~resolved & pointer_resolved
-            answer = torch.where(newly, torch.gather(answer, 1, pointer), answer)
-            pointer = torch.where(~resolved & ~pointer_resolved, torch.gather(pointer, 1, pointer), pointer)
-            resolved = resolved | newly
-        sources = torch.gather(sources, 1, answer)
-    return sources
+        step = code_step.index_select(0, offset.reshape(-1).to(torch.int64))
+        target = torch.where(visited, index + step, index)
+        follows = visited & (step > 0) & visited.index_select(0, target)
+        # pointer jumping over the pixels still following a chain (a shrinking set): a resolved
+        # pixel's answer is final; a following one takes its pointer's answer once that is resolved
+        answer, pointer = target, target.clone()
+        active = follows.nonzero().squeeze(1)
+        follows = follows.clone()
+        while active.numel():
+            ahead = pointer.index_select(0, active)
+            settled = ~follows.index_select(0, ahead)
+            done, ahead_done = active[settled], ahead[settled]
+            answer = answer.index_copy(0, done, answer.index_select(0, ahead_done))
+            follows.index_fill_(0, done, False)
+            active, ahead = active[~settled], ahead[~settled]
+            pointer.index_copy_(0, active, pointer.index_select(0, ahead))
+        sources = sources.index_select(0, answer)
+    return (sources % (h * w)).reshape(n, h * w)
 
 
 # ---- corruptions ----------------------------------------------------------------------------------
@@ -183,13 +195,13 @@ def glass_sources(h: int, w: int, max_delta: int, offsets: list[torch.Tensor]) -
 
 def gaussian_blur(images: torch.Tensor, sigma: float, generators) -> torch.Tensor:
     """skimage.filters.gaussian(x / 255, sigma) per channel, borders 'nearest'."""
-    return gaussian_filter(images / 255.0, sigma).clamp_(0, 1) * 255
+    return gaussian_filter(images, sigma).clamp_(0, 255)  # linear: no need to scale to [0, 1]
 
 
 def defocus_blur(images: torch.Tensor, param: Defocus, generators) -> torch.Tensor:
     """cv2.filter2D of each channel with the anti-aliased disk (reflect-101 borders)."""
     kernel = disk_kernel(float(param.radius), float(param.alias_blur))
-    return filter2d(images / 255.0, kernel, "reflect").clamp_(0, 1) * 255
+    return filter2d(images, kernel, "reflect").clamp_(0, 255)  # linear: no need to scale to [0, 1]
 
 
 def motion_blur_images(images: torch.Tensor, param: Motion, generators) -> torch.Tensor:
@@ -205,23 +217,23 @@ def apply_motion_blur(images: torch.Tensor, param: Motion, angles: list[float]) 
 
 def zoom_blur(images: torch.Tensor, param: Zoom, generators) -> torch.Tensor:
     """Average of the image and its centre zooms by each factor (bilinear, top-left/centre crop)."""
-    x = images / 255.0
+    x = images
     h, w = x.shape[-2:]
     out = x.clone()
     factors = zoom_factors(param)
     for z in factors:
         out += zoom_crop(x, z, param.centre_trim)[..., :h, :w]
-    return (out / (len(factors) + 1)).clamp_(0, 1) * 255
+    return out.mul_(1.0 / (len(factors) + 1)).clamp_(0, 255)
 
 
 def glass_blur(images: torch.Tensor, param: Glass, generators) -> torch.Tensor:
     """Gaussian blur, truncate to uint8, the reference's local pixel shuffle, Gaussian blur again."""
     n, c, h, w = images.shape
-    x = torch.floor(gaussian_filter(images / 255.0, param.sigma) * 255)
+    x = torch.floor_(gaussian_filter(images, param.sigma))  # np.uint8(gaussian(x / 255) * 255)
     offsets = [o.to(images.device) for o in glass_offsets(h, w, param, generators)]
     sources = glass_sources(h, w, param.max_delta, offsets)
     shuffled = torch.gather(x.reshape(n, c, h * w), 2, sources[:, None, :].expand(n, c, h * w))
-    return gaussian_filter(shuffled.reshape(n, c, h, w) / 255.0, param.sigma).clamp_(0, 1) * 255
+    return gaussian_filter(shuffled.reshape(n, c, h, w), param.sigma).clamp_(0, 255)
 
 
 SPECS: tuple[CorruptionSpec, ...] = (

@@ -337,11 +337,14 @@ def apply_fog(images: torch.Tensor, param: Fog, plasma: torch.Tensor) -> torch.T
 def brightness(images: torch.Tensor, amount: float, generators) -> torch.Tensor:
     """rgb2hsv, V += amount (clipped), hsv2rgb: with hue and saturation fixed, that scales the pixel
     by V'/V (a black pixel becomes grey V')."""
-    x = images / 255.0
-    value = x.amax(dim=1, keepdim=True)
-    brighter = (value + amount).clamp_(max=1.0)
-    scaled = x * (brighter / value.clamp(min=1e-12))
-    return torch.where(value > 0, scaled, brighter.expand_as(x)).clamp_(0, 1) * 255
+    value = images.amax(dim=1, keepdim=True)
+    brighter = (value + 255.0 * amount).clamp_(max=255.0)
+    scale = brighter.div_(value.clamp(min=1e-6))  # for black pixels x = 0: 0 * scale, fixed below
+    out = images * scale
+    black = value == 0
+    if bool(black.any()):
+        out = torch.where(black, 255.0 * amount, out)
+    return out.clamp_(0, 255)
 
 
 # ---- spatter --------------------------------------------------------------------------------------
@@ -350,13 +353,13 @@ def brightness(images: torch.Tensor, amount: float, generators) -> torch.Tensor:
 def spatter(images: torch.Tensor, param: Spatter, generators) -> torch.Tensor:
     """Water drops (embossed outlines of a thresholded smooth noise field) or mud splashes."""
     h, w = images.shape[-2:]
-    noise = torch.stack([torch.randn(h, w, generator=g, dtype=torch.float64) for g in generators])
+    noise = torch.stack([torch.randn(h, w, generator=g) for g in generators])
     return apply_spatter(images, param, noise.to(images.device))
 
 
 def apply_spatter(images: torch.Tensor, param: Spatter, noise: torch.Tensor) -> torch.Tensor:
     """spatter given its draw: a standard normal field (N, H, W)."""
-    liquid = gaussian_filter((param.loc + param.scale * noise.to(torch.float64))[:, None], param.sigma)
+    liquid = gaussian_filter((param.loc + param.scale * noise.to(torch.float32))[:, None], param.sigma)
     liquid = torch.where(liquid < param.threshold, 0.0, liquid)
     x = images / 255.0
     if param.mud:
@@ -369,7 +372,7 @@ def apply_spatter(images: torch.Tensor, param: Spatter, noise: torch.Tensor) -> 
     return (x + drops.to(x.dtype) * colour).clamp_(0, 1) * 255
 
 
-_EMBOSS = torch.tensor([[-2.0, -1.0, 0.0], [-1.0, 1.0, 1.0], [0.0, 1.0, 2.0]])
+_EMBOSS = ((-1, -1, -2), (-1, 0, -1), (0, -1, -1), (0, 0, 1), (0, 1, 1), (1, 0, 1), (1, 1, 2))  # (dy, dx, w)
 
 
 def water_drops(liquid: torch.Tensor) -> torch.Tensor:
@@ -379,8 +382,13 @@ def water_drops(liquid: torch.Tensor) -> torch.Tensor:
     dist = chamfer_distance(edges, cap=20)
     dist = torch.floor(box_blur3(dist.to(torch.float64)).to(torch.float32))  # blur, astype(uint8)
     dist = equalize_hist(dist)
-    kernel = _EMBOSS.to(device=dist.device, dtype=dist.dtype)[None, None]
-    dist = F.conv2d(F.pad(dist, (1, 1, 1, 1), mode="reflect"), kernel).clamp_(0, 255)  # filter2D, CV_8U
+    # cv2.filter2D(dist, CV_8U, [[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]), reflect-101 borders, saturated
+    h, w = dist.shape[-2:]
+    padded = F.pad(dist, (1, 1, 1, 1), mode="reflect")
+    embossed = torch.zeros_like(dist)
+    for dy, dx, weight in _EMBOSS:
+        embossed.add_(padded[..., 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w], alpha=weight)
+    dist = embossed.clamp_(0, 255)
     dist = torch.round(box_blur3(dist))  # cv2.blur on uint8 rounds
     drops = layer.to(torch.float32) * dist
     peak = drops.amax(dim=(1, 2, 3), keepdim=True)
