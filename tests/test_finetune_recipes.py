@@ -126,4 +126,6 @@ def test_cli_refuses_to_overwrite_a_run_or_change_a_resumed_recipe(tmp_path):
     )
     assert again.exit_code == 1 and "already holds a run" in again.output
     changed = runner.invoke(app, ["finetune", "test_convnext", "--resume", str(run), "--lr", "0.5"])
-    assert changed.exit_code == 1 and "keeps its recipe" in changed.output
+    assert changed.exit_code == 1 and "keeps its recipe; lr differ" in changed.output
+    other = runner.invoke(app, ["finetune", "resnet50", "--resume", str(run), "--lr", "0.01"])
+    assert other.exit_code == 1 and "fine-tunes 'test_convnext', not 'resnet50'" in other.output

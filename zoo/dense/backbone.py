@@ -83,13 +83,14 @@ class FeatureBackbone(nn.Module):
         # Parameters are frozen module by module (recurse=False: containers own some, e.g. Swin's
         # relative position tables); eval mode is applied to leaf modules only, so that a container
         # spanning several stages (MobileNet's `blocks`) is never switched as a whole.
-        self._frozen_leaves: list[nn.Module] = []
-        for module, stage in stage_of:
+        # Leaves are remembered by name, not by reference: SyncBatchNorm conversion replaces modules.
+        self._frozen_leaves: set[str] = set()
+        for name, module, stage in stage_of:
             if stage <= config.frozen_stages:
                 for param in module.parameters(recurse=False):
                     param.requires_grad_(False)
                 if next(module.children(), None) is None:
-                    self._frozen_leaves.append(module)
+                    self._frozen_leaves.add(name)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         feats = self.body(x)
@@ -102,7 +103,9 @@ class FeatureBackbone(nn.Module):
         super().train(mode)
         if mode:
             frozen_bn_update = self.config.frozen_norm_update and not self.config.norm_eval
-            for module in self._frozen_leaves:
+            for name, module in self.body.named_modules():
+                if name not in self._frozen_leaves:
+                    continue
                 if frozen_bn_update and isinstance(module, nn.modules.batchnorm._BatchNorm):
                     continue
                 module.eval()
@@ -115,8 +118,8 @@ class FeatureBackbone(nn.Module):
 
 def _stage_of_modules(
     body: nn.Module, stage_ends: list[str], reductions: list[int], info
-) -> list[tuple[nn.Module, int]]:
-    """Each module of ``body`` with its stage: 0 = stem, 1..4 = the stride 4..32 stages, 5 = after.
+) -> list[tuple[str, nn.Module, int]]:
+    """Each module of ``body`` (name, module) with its stage: 0 = stem, 1..4 = the stride 4..32 stages, 5 = after.
 
     Stages are found by position in the pre-order module list: stage k ends with the last descendant
     of the module that emits the stride-(4 * 2**(k-1)) map; the stem ends with the module emitting
@@ -145,9 +148,9 @@ def _stage_of_modules(
     small = [i for i, r in enumerate(reductions) if r < DENSE_REDUCTIONS[0]]
     stem_end = extent(resolve(info.module_name()[small[-1]])) if small else index[resolve(stage_ends[0])] - 1
     result = []
-    for i, (_, module) in enumerate(modules[1:], start=1):
+    for i, (name, module) in enumerate(modules[1:], start=1):
         stage = 0 if i <= stem_end else next((k + 1 for k, end in enumerate(ends) if i <= end), 5)
-        result.append((module, stage))
+        result.append((name, module, stage))
     return result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -50,18 +51,22 @@ def run_finetune(
     if resume is not None:
         if out is not None and Path(out) != Path(resume):
             raise InvalidInputError("--resume DIR continues the run in DIR; do not pass a different --out")
-        if sets or any(v is not None for v in (explicit or {}).values()):
-            raise InvalidInputError(
-                "a resumed run keeps its recipe; drop the recipe options (or start a new run)"
-            )
         run_dir = Path(resume)
-        recipe = (
-            Recipe.from_json((run_dir / RECIPE_FILE).read_text())
-            if (run_dir / RECIPE_FILE).is_file()
-            else None
-        )
-        if recipe is None:
+        if not (run_dir / RECIPE_FILE).is_file():
             raise InvalidInputError(f"cannot resume: {run_dir / RECIPE_FILE} does not exist")
+        recipe = Recipe.from_json((run_dir / RECIPE_FILE).read_text())
+        # Options that repeat the saved recipe (e.g. --amp on an amp run) are fine; changes are not.
+        requested = apply_overrides(
+            apply_overrides(recipe, parse_overrides(sets or [])),
+            {k: v for k, v in (explicit or {}).items() if v is not None},
+        )
+        if requested != recipe:
+            saved = dataclasses.asdict(recipe)
+            changed = sorted(k for k, v in dataclasses.asdict(requested).items() if saved[k] != v)
+            raise InvalidInputError(
+                f"a resumed run keeps its recipe; {', '.join(changed)} differ from {run_dir / RECIPE_FILE} "
+                "(drop them, or start a new run)"
+            )
         return finetune(
             recipe, RunOptions(backbone=backbone, out=run_dir, data_root=data_root, **options), resume=True
         )

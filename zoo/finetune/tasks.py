@@ -151,21 +151,20 @@ def _dense_backbone(backbone: str, recipe: Recipe, **extra):
     )
 
 
-def _detection(backbone: str, recipe: Recipe, data_root: Path, pretrained: bool) -> TaskSetup:
-    from zoo.dense import DenseModelConfig, MaskRCNNHeadConfig, build_dense_model, save_dense_model
-    from zoo.finetune.data.coco import CocoInstances, collate_detection
+def detection_config(backbone: str, recipe: Recipe, category_ids, class_names=()):
+    """The Mask R-CNN config a run with ``recipe`` builds (dataset categories given)."""
+    from zoo.dense import DenseModelConfig, MaskRCNNHeadConfig
 
-    dataset = CocoInstances(data_root, "train2017", limit=recipe.train_limit)
     backbone_config, normalization = _dense_backbone(backbone, recipe)
-    config = DenseModelConfig(
+    return DenseModelConfig(
         head="maskrcnn",
         backbone=backbone_config,
         normalization=normalization,
-        num_classes=len(dataset.category_ids),
+        num_classes=len(category_ids),
         dataset="coco",
         maskrcnn=MaskRCNNHeadConfig(
-            category_ids=dataset.category_ids,
-            class_names=dataset.class_names,
+            category_ids=tuple(category_ids),
+            class_names=tuple(class_names),
             fpn_channels=recipe.fpn_channels,
             box_representation_size=recipe.box_representation_size,
             mask_head_channels=recipe.mask_head_channels,
@@ -173,8 +172,38 @@ def _detection(backbone: str, recipe: Recipe, data_root: Path, pretrained: bool)
             max_size=recipe.max_size,
             train_min_sizes=recipe.train_min_sizes,
         ),
-        extra={"recipe": recipe.task, "mode": recipe.mode},
+        extra={"task": recipe.task, "mode": recipe.mode},
     )
+
+
+def segmentation_config(backbone: str, recipe: Recipe):
+    """The UperNet config a run with ``recipe`` builds (ADE20K's 150 classes)."""
+    from zoo.dense import DenseModelConfig, UperNetHeadConfig
+    from zoo.finetune.data.ade20k import NUM_CLASSES
+
+    # Fixed-feature segmentation: weights frozen, BN statistics keep updating (the authors' setting).
+    backbone_config, normalization = _dense_backbone(
+        backbone, recipe, frozen_norm_update=recipe.backbone_frozen
+    )
+    return DenseModelConfig(
+        head="upernet",
+        backbone=backbone_config,
+        normalization=normalization,
+        num_classes=NUM_CLASSES,
+        dataset="ade20k",
+        upernet=UperNetHeadConfig(
+            channels=recipe.decoder_channels, aux_channels=max(recipe.decoder_channels // 2, 1)
+        ),
+        extra={"task": recipe.task, "mode": recipe.mode},
+    )
+
+
+def _detection(backbone: str, recipe: Recipe, data_root: Path, pretrained: bool) -> TaskSetup:
+    from zoo.dense import build_dense_model, save_dense_model
+    from zoo.finetune.data.coco import CocoInstances, collate_detection
+
+    dataset = CocoInstances(data_root, "train2017", limit=recipe.train_limit)
+    config = detection_config(backbone, recipe, dataset.category_ids, dataset.class_names)
     model = build_dense_model(config, pretrained=pretrained)
     return TaskSetup(
         model=model,
@@ -189,26 +218,16 @@ def _detection(backbone: str, recipe: Recipe, data_root: Path, pretrained: bool)
 
 
 def _segmentation(backbone: str, recipe: Recipe, data_root: Path, pretrained: bool) -> TaskSetup:
-    from zoo.dense import DenseModelConfig, UperNetHeadConfig, build_dense_model, save_dense_model
-    from zoo.finetune.data.ade20k import NUM_CLASSES, ADE20KSegmentation, collate_segmentation
+    from zoo.dense import build_dense_model, save_dense_model
+    from zoo.finetune.data.ade20k import ADE20KSegmentation, collate_segmentation
 
-    # Fixed-feature segmentation: weights frozen, BN statistics keep updating (the authors' setting).
-    backbone_config, normalization = _dense_backbone(
-        backbone, recipe, frozen_norm_update=recipe.backbone_frozen
-    )
+    config = segmentation_config(backbone, recipe)
     dataset = ADE20KSegmentation(
-        data_root, normalization.mean, normalization.std, crop_size=recipe.crop_size, limit=recipe.train_limit
-    )
-    config = DenseModelConfig(
-        head="upernet",
-        backbone=backbone_config,
-        normalization=normalization,
-        num_classes=NUM_CLASSES,
-        dataset="ade20k",
-        upernet=UperNetHeadConfig(
-            channels=recipe.decoder_channels, aux_channels=max(recipe.decoder_channels // 2, 1)
-        ),
-        extra={"recipe": recipe.task, "mode": recipe.mode},
+        data_root,
+        config.normalization.mean,
+        config.normalization.std,
+        crop_size=recipe.crop_size,
+        limit=recipe.train_limit,
     )
     model = build_dense_model(config, pretrained=pretrained)
     return TaskSetup(
