@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     names = args.corruptions or list(CORRUPTIONS)
     device = torch.device(args.device)
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+    import os
+
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, device {device}, params {args.params}, "
         f"severity 3; best of {args.repeats} alternating repetitions; reference: imagecorruptions, one picture per call"
