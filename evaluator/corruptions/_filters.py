@@ -29,7 +29,7 @@ def _gaussian_taps(sigma: float, truncate: float) -> tuple[float, ...]:
     return tuple((w / w.sum()).tolist())
 
 
-_MATMUL_TAPS_RATIO = 12  # a dense banded matrix product beats shifted adds when side <= 12 * taps (CPU)
+_MATMUL_TAPS_RATIO = 16  # a dense banded matrix product beats shifted adds when side <= 16 * taps (CPU)
 
 
 @lru_cache(maxsize=128)

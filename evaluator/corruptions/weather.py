@@ -323,12 +323,12 @@ def fog(images: torch.Tensor, param: Fog, generators) -> torch.Tensor:
 
 
 def apply_fog(images: torch.Tensor, param: Fog, plasma: torch.Tensor) -> torch.Tensor:
-    """fog given its plasma fractal (N, S, S), S >= H, W."""
+    """fog given its plasma fractal (N, S, S), S >= H, W: clip((x + s * plasma) * m / (m + s)), with x
+    and the image maximum m in [0, 1] (computed here on 0..255 values)."""
     h, w = images.shape[-2:]
-    x = images / 255.0
-    max_val = x.amax(dim=(1, 2, 3), keepdim=True)
-    x = x + param.strength * plasma[:, None, :h, :w]
-    return (x * max_val / (max_val + param.strength)).clamp_(0, 1) * 255
+    top = images.amax(dim=(1, 2, 3), keepdim=True) / 255.0
+    fog_layer = plasma[:, None, :h, :w] * (255.0 * param.strength)
+    return (images + fog_layer).mul_(top / (top + param.strength)).clamp_(0, 255)
 
 
 # ---- brightness -----------------------------------------------------------------------------------
