@@ -80,7 +80,7 @@ def test_imagenet_mobilenet_learns_fashion_mnist(tmp_path, mobilenet_weights, mo
     assert model.num_classes == 10
     torch.testing.assert_close(model.classifier.weight, trained["classifier.weight"])
     config = json.loads((tmp_path / mode / "config.json").read_text())
-    assert config["rzoo"]["base_model"] == MOBILENET and config["rzoo"]["mode"] == mode
+    assert config["rzoo"]["base_model"] == MOBILENET and config["rzoo"]["transfer_mode"] == mode
     assert config["label_names"][9] == "Ankle boot"
 
 

@@ -94,6 +94,7 @@ def test_upernet_loss_decreases_fixed_mode_keeps_backbone_weights_but_updates_bn
     model, config = load_dense_model(tmp_path / "seg")
     assert config.head == "upernet" and config.num_classes == 150
     assert config.backbone.frozen_stages == 4 and config.backbone.frozen_norm_update
+    assert config.extra == {"task": "ade20k", "transfer_mode": "fixed", "base_model": "test_resnet"}
     # The run started from the same (seeded) random backbone: rebuild it to compare.
     from zoo.dense import build_dense_model
 

@@ -48,7 +48,7 @@ def timm_config(model: nn.Module, source: str, data_config: DataConfig, recipe: 
         },
         "rzoo": {
             "task": recipe.task,
-            "mode": recipe.mode,
+            "transfer_mode": recipe.mode,
             "base_model": source,
             "recipe": dataclasses.asdict(recipe),
         },

@@ -172,7 +172,7 @@ def detection_config(backbone: str, recipe: Recipe, category_ids, class_names=()
             max_size=recipe.max_size,
             train_min_sizes=recipe.train_min_sizes,
         ),
-        extra={"task": recipe.task, "mode": recipe.mode},
+        extra={"task": recipe.task, "transfer_mode": recipe.mode, "base_model": backbone},
     )
 
 
@@ -194,7 +194,7 @@ def segmentation_config(backbone: str, recipe: Recipe):
         upernet=UperNetHeadConfig(
             channels=recipe.decoder_channels, aux_channels=max(recipe.decoder_channels // 2, 1)
         ),
-        extra={"task": recipe.task, "mode": recipe.mode},
+        extra={"task": recipe.task, "transfer_mode": recipe.mode, "base_model": backbone},
     )
 
 
