@@ -27,12 +27,16 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def bare_forward_ips(run, batches, passes: int = 3) -> float:
+CPU_PER_IMAGE: dict[str, float] = {}
+
+
+def bare_forward_ips(run, batches, passes: int = 3, label: str = "") -> float:
     """Best images/s over ``passes`` passes (the machine is shared: the best pass is the reference,
-    which makes the printed ratio conservative)."""
+    which makes the printed ratio conservative). Also records process CPU seconds per image."""
     for batch in batches[:2]:  # warm-up (oneDNN primitive caches, allocator)
         run(batch)
     best = 0.0
+    cpu_start, n_total = time.process_time(), 0
     for _ in range(passes):
         start = time.perf_counter()
         n = 0
@@ -40,6 +44,9 @@ def bare_forward_ips(run, batches, passes: int = 3) -> float:
             run(batch)
             n += batch.shape[0]
         best = max(best, n / (time.perf_counter() - start))
+        n_total += n
+    if label:
+        CPU_PER_IMAGE[label] = (time.process_time() - cpu_start) / n_total
     return best
 
 
@@ -85,7 +92,7 @@ def main() -> None:
             x = prepare(torch.from_numpy(images).permute(0, 3, 1, 2))
             batches = list(torch.split(x, batch_size))
             runner = TorchRunner(model, "cpu", "classifier")
-            bare_before = bare_forward_ips(runner, batches)
+            bare_before = bare_forward_ips(runner, batches, label=label)
             cfg = EvalConfig(
                 "bench",
                 "cifar10-c",
@@ -97,9 +104,9 @@ def main() -> None:
                 num_workers=args.workers,
             )
             mut = ModelUnderTest(model, config, "classifier", identity)
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             result = evaluate_model(mut, cfg)
-            wall = time.perf_counter() - start
+            wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
             bare = max(bare_before, bare_forward_ips(runner, batches))  # before and after: the faster one
             shards = 1 + len(ALL_CORRUPTIONS)
             e2e = n_images * shards / wall
@@ -107,6 +114,13 @@ def main() -> None:
             print(
                 f"[{label}, batch {batch_size}] bare forward {bare:8.1f} img/s | end-to-end on-the-fly (clean + 19 corruptions, s3, "
                 f"{n_images} images) {e2e:8.1f} img/s | ratio {e2e / bare:.3f}"
+            )
+            model_ms = 1000 * CPU_PER_IMAGE[label]
+            total_ms = 1000 * cpu / (n_images * shards)
+            print(
+                f"[{label}] process CPU per image: forward alone {model_ms:.2f} ms, whole pipeline "
+                f"{total_ms:.2f} ms (decode + corrupt + preprocess {total_ms - model_ms:.2f} ms) -> "
+                f"forward share {model_ms / total_ms:.3f}"
             )
             return e2e / bare
 

