@@ -255,28 +255,33 @@ def canny(gray: torch.Tensor, low: float, high: float) -> torch.Tensor:
     gx = smooth_rows[..., :, 2:] - smooth_rows[..., :, :-2]
     gy = smooth_cols[..., 2:, :] - smooth_cols[..., :-2, :]
     mag = gx.abs() + gy.abs()
-    mp = F.pad(mag, (1, 1, 1, 1), value=0)
-
-    def at(dy: int, dx: int) -> torch.Tensor:
-        h, w = mag.shape[-2:]
-        return mp[..., 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
-
-    ax, ay = gx.abs(), gy.abs() << _CANNY_SHIFT
+    # non-maximum suppression, only where the magnitude passes the low threshold (a small minority)
+    h, w = mag.shape[-2:]
+    wp = w + 2
+    flat = (mag > math.floor(low)).reshape(-1).nonzero().squeeze(1)
+    rem = flat % (h * w)
+    padded_index = (flat // (h * w)) * ((h + 2) * wp) + (rem // w + 1) * wp + rem % w + 1
+    m = mag.reshape(-1).index_select(0, flat).to(torch.int64)
+    xs, ys = (
+        gx.reshape(-1).index_select(0, flat).to(torch.int64),
+        gy.reshape(-1).index_select(0, flat).to(torch.int64),
+    )
+    ax, ay = xs.abs(), ys.abs() << _CANNY_SHIFT
     tg22x = ax * _TG22
-    tg67x = tg22x + (ax << (_CANNY_SHIFT + 1))
     horizontal = ay < tg22x
-    vertical = ~horizontal & (ay > tg67x)
-    same_sign = (gx ^ gy) >= 0  # s = 1: up-left / down-right; s = -1: up-right / down-left
-    diag = torch.where(
-        same_sign, (mag > at(-1, -1)) & (mag > at(1, 1)), (mag > at(-1, 1)) & (mag > at(1, -1))
-    )
-    keep = torch.where(
-        horizontal,
-        (mag > at(0, -1)) & (mag >= at(0, 1)),
-        torch.where(vertical, (mag > at(-1, 0)) & (mag >= at(1, 0)), diag),
-    )
-    candidate = keep & (mag > math.floor(low))
-    edges = candidate & (mag > math.floor(high))
+    vertical = ~horizontal & (ay > tg22x + (ax << (_CANNY_SHIFT + 1)))
+    s = torch.where((xs ^ ys) < 0, -1, 1)
+    step = torch.where(horizontal, 1, torch.where(vertical, wp, wp + s))  # towards the "next" neighbour
+    magp = F.pad(mag, (1, 1, 1, 1), value=0).reshape(-1)
+    after = magp.index_select(0, padded_index + step)
+    before = magp.index_select(0, padded_index - step)
+    diagonal = ~horizontal & ~vertical
+    keep = (m > before) & torch.where(diagonal, m > after, m >= after)
+    candidate = torch.zeros(mag.numel(), dtype=torch.bool, device=mag.device)
+    candidate.index_fill_(0, flat[keep], True)
+    edges = torch.zeros_like(candidate)
+    edges.index_fill_(0, flat[keep & (m > math.floor(high))], True)
+    candidate, edges = candidate.view(mag.shape), edges.view(mag.shape)
     weak = candidate & ~edges
     while bool(weak.any()):
         p = F.pad(edges, (1, 1, 1, 1))

@@ -144,6 +144,22 @@ def glass_offsets(h: int, w: int, param: Glass, generators) -> list[torch.Tensor
     return codes
 
 
+@lru_cache(maxsize=32)
+def _glass_grid(
+    n: int, h: int, w: int, d: int, device: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Global pixel index of a flattened (N, H*W) batch, the pixels the loop visits, flat step per code."""
+    index = torch.arange(n * h * w, device=device)
+    pixel = index % (h * w)
+    rows, cols = pixel // w, pixel % w
+    visited = (rows > d) & (rows <= h - d) & (cols > d) & (cols <= w - d)
+    span = 2 * d
+    code_step = torch.tensor(
+        [(c // span - d) * w + (c % span - d) for c in range(span * span)], device=device
+    )
+    return index, visited, code_step
+
+
 def glass_sources(h: int, w: int, max_delta: int, offsets: list[torch.Tensor]) -> torch.Tensor:
     """(N, H*W) flat source index of every output pixel after the reference's pixel-"swapping" loop.
 
@@ -157,32 +173,22 @@ def glass_sources(h: int, w: int, max_delta: int, offsets: list[torch.Tensor]) -
     they point to already-visited pixels. We resolve every chain at once by pointer jumping; the
     result equals the sequential loop for the same offsets, in O(log chain length) gathers.
     """
-    d = max_delta
     n, device = offsets[0].shape[0], offsets[0].device
-    size = n * h * w
-    index = torch.arange(size, device=device)  # global index into the flattened (N, H*W) batch
-    pixel = index % (h * w)
-    rows, cols = pixel // w, pixel % w
-    visited = (rows > d) & (rows <= h - d) & (cols > d) & (cols <= w - d)
+    index, visited, code_step = _glass_grid(n, h, w, max_delta, str(device))
     sources = index
-    span = 2 * d
-    code_step = torch.tensor(
-        [(c // span - d) * w + (c % span - d) for c in range(span * span)], device=device
-    )
     for offset in offsets:
         step = code_step.index_select(0, offset.reshape(-1).to(torch.int64))
         target = torch.where(visited, index + step, index)
         follows = visited & (step > 0) & visited.index_select(0, target)
         # pointer jumping over the pixels still following a chain (a shrinking set): a resolved
         # pixel's answer is final; a following one takes its pointer's answer once that is resolved
-        answer, pointer = target, target.clone()
+        answer, pointer = target, target.clone()  # answer is updated in place
         active = follows.nonzero().squeeze(1)
-        follows = follows.clone()
         while active.numel():
             ahead = pointer.index_select(0, active)
             settled = ~follows.index_select(0, ahead)
             done, ahead_done = active[settled], ahead[settled]
-            answer = answer.index_copy(0, done, answer.index_select(0, ahead_done))
+            answer.index_copy_(0, done, answer.index_select(0, ahead_done))
             follows.index_fill_(0, done, False)
             active, ahead = active[~settled], ahead[~settled]
             pointer.index_copy_(0, active, pointer.index_select(0, ahead))
