@@ -1,7 +1,7 @@
 """Corruption speed: images/s of the torch backend and of the reference, measured in the same run.
 
     python benchmarks/corruptions.py [--sizes 32 224 512] [--corruptions fog snow] [--device cpu]
-                                     [--repeats 5] [--threads 1] [--params imagenet-c]
+                                     [--repeats 5] [--threads N] [--params imagenet-c]
 
 For every corruption and size, on a batch of a real photo (skimage's astronaut resized to the size;
 64 / 8 / 2 pictures at 32 / 224 / 512 px, each with its own seed): the reference backend
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -51,9 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads",
         type=int,
-        default=1,
-        help="torch and OpenCV threads (default 1, like the reference's NumPy: on a shared machine two "
-        "OpenMP threads wait on each other and run slower than one)",
+        default=os.cpu_count() or 1,
+        help="torch threads for the torch backend: its thread pool over picture chunks and its intra-op "
+        "threads (default: the machine's cores). The reference runs as its API does: one picture per "
+        "call, on one thread",
     )
     parser.add_argument("--batch", type=int, default=None, help="pictures per measurement (default by size)")
     parser.add_argument("--repeats", type=int, default=5, help="timed repetitions per backend and cell")
@@ -68,18 +70,16 @@ def main(argv: list[str] | None = None) -> int:
     from evaluator.corruptions.fidelity import photos
 
     torch.set_num_threads(args.threads)
-    import cv2  # the reference's OpenCV calls: one thread as well
+    import cv2  # the reference's OpenCV calls: one thread, like its NumPy
 
-    cv2.setNumThreads(args.threads)
+    cv2.setNumThreads(1)
     names = args.corruptions or list(CORRUPTIONS)
     device = torch.device(args.device)
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
-    import os
-
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, device {device}, params {args.params}, "
-        f"severity 3; best of {args.repeats} alternating repetitions; reference: imagecorruptions, one picture per call"
+        f"torch {torch.__version__}, torch backend on {torch.get_num_threads()} CPU threads, device {device}, params {args.params}, "
+        f"severity 3; best of {args.repeats} alternating repetitions; reference: imagecorruptions, one picture per call, 1 thread"
     )
     rows = {}
     cells = [(size, name) for size in args.sizes for name in names]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from evaluator.corruptions import CORRUPTIONS, PARAM_SETS, corrupt, corrupt_batch, image_seed
+from evaluator.corruptions import CORRUPTIONS, PARAM_SETS, _engine, corrupt, corrupt_batch, image_seed
 from evaluator.corruptions._engine import quantize
 from evaluator.corruptions.seeding import numpy_seed
 from evaluator.protocol import ALL_CORRUPTIONS, FAMILY_OF
@@ -70,6 +70,25 @@ def test_same_seed_same_output_whatever_the_batch(name):
     assert torch.equal(reordered[0], full[2]) and torch.equal(reordered[1], full[0])
     alone = corrupt(x[1].permute(1, 2, 0).numpy(), name, 3, seed=12)
     assert np.array_equal(alone, full[1].permute(1, 2, 0).numpy())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_output_does_not_depend_on_the_thread_count_or_chunking(name, monkeypatch):
+    # with 2 threads the engine splits 5 pictures in chunks run on a thread pool; with 1 thread and a
+    # 1-byte chunk budget every picture is its own chunk, run in order
+    x = _batch(5, size=40)
+    seeds = [21, 22, 23, 24, 25]
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        pooled = corrupt_batch(x, name, 4, seeds)
+        torch.set_num_threads(1)
+        monkeypatch.setattr(_engine, "CPU_CHUNK_BYTES", 1)
+        serial = corrupt_batch(x, name, 4, seeds)
+    finally:
+        torch.set_num_threads(previous)
+    assert _engine.chunk_size(40, 40, torch.device("cpu"), 5, workers=2) < 5  # it was really split
+    assert torch.equal(pooled, serial)
 
 
 @pytest.mark.parametrize("name", NAMES)

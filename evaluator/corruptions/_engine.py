@@ -6,7 +6,10 @@ the way ``imagecorruptions.corrupt`` does (``np.uint8(np.clip(x, 0, 255))``: cli
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
@@ -73,26 +76,47 @@ def _check_batch(x: torch.Tensor) -> None:
 
 
 CPU_CHUNK_BYTES = 2 << 20  # float32 bytes per family call on the CPU (see _spec.py)
+CHUNKS_PER_THREAD = 2  # a batch is split in at least this many chunks per CPU thread, to balance them
 
 
-def chunk_size(height: int, width: int, device: torch.device) -> int:
-    """How many pictures one family call gets: all of them on a GPU, about 2 MB of float32 on the CPU."""
+def cpu_workers() -> int:
+    """How many chunks run at once on the CPU: torch's thread count (``torch.set_num_threads``)."""
+    return max(1, torch.get_num_threads())
+
+
+@functools.lru_cache(maxsize=8)
+def _pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rzoo-corrupt")
+
+
+def chunk_size(height: int, width: int, device: torch.device, count: int = 1, workers: int = 1) -> int:
+    """How many pictures one family call gets: all of them on a GPU; on the CPU about 2 MB of float32,
+    and few enough that ``workers`` threads get ``CHUNKS_PER_THREAD`` chunks each."""
     if device.type != "cpu":
         return 1 << 30
-    return max(1, CPU_CHUNK_BYTES // (3 * height * width * 4))
+    by_bytes = max(1, CPU_CHUNK_BYTES // (3 * height * width * 4))
+    if workers <= 1:
+        return by_bytes
+    return max(1, min(by_bytes, math.ceil(count / (workers * CHUNKS_PER_THREAD))))
 
 
 def run_batch(
     spec: CorruptionSpec, x: torch.Tensor, severity: int, seeds: list[int], params: str, device
 ) -> torch.Tensor:
-    """Corrupt one same-sized (N, 3, H, W) uint8 batch; returns uint8 on ``x``'s device."""
+    """Corrupt one same-sized (N, 3, H, W) uint8 batch; returns uint8 on ``x``'s device.
+
+    On the CPU the chunks run on a pool of ``torch.get_num_threads()`` threads (torch ops, Pillow and
+    libjpeg release the GIL). Every picture draws only from its own generator, so the output does not
+    depend on the chunking or on which thread ran a chunk."""
     check_size(x.shape[2], x.shape[3], params)
     work = x.to(device) if device is not None else x
     param = spec.param(params, severity)
     gens = seeding.generators(seeds)
     out = torch.empty_like(work)
-    step = chunk_size(x.shape[2], x.shape[3], work.device)
-    for start in range(0, work.shape[0], step):
+    workers = cpu_workers() if work.device.type == "cpu" else 1
+    step = chunk_size(x.shape[2], x.shape[3], work.device, work.shape[0], workers)
+
+    def run_chunk(start: int) -> None:
         chunk = work[start : start + step]
         if spec.uint8_io:
             result = spec.fn(chunk.contiguous(), param, gens[start : start + step])
@@ -100,6 +124,14 @@ def run_batch(
             floats = chunk.to(torch.float32, memory_format=torch.contiguous_format)
             result = spec.fn(floats, param, gens[start : start + step]).clamp_(0, 255)
         out[start : start + step] = result  # the uint8 cast truncates
+
+    starts = range(0, work.shape[0], step)
+    if workers > 1 and len(starts) > 1:
+        for done in [_pool(workers).submit(run_chunk, start) for start in starts]:
+            done.result()  # (re-raises a chunk's error)
+    else:
+        for start in starts:
+            run_chunk(start)
     return out.to(x.device)
 
 

@@ -7,16 +7,18 @@
   warp (the three control points jittered by up to ``affine`` px, OpenCV ``BORDER_REFLECT_101``), then uniform
   noise in [-1, 1] blurred with ``sigma`` px, times ``alpha`` px.
 - pixelate: PIL ``BOX`` downscale by ``c`` (two passes rounded to uint8, as PIL does), ``NEAREST`` upscale.
-- jpeg_compression: libjpeg (torchvision.io) encode at ``quality``, decode.
+- jpeg_compression: libjpeg-turbo encode at ``quality`` (Pillow, as the reference), decode (torchvision.io).
 - saturate: HSV saturation ``s -> clip(s * a + b, 0, 1)`` (skimage's rgb2hsv/hsv2rgb, in closed form).
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -117,8 +119,8 @@ def _nearest_index(in_size: int, out_size: int) -> torch.Tensor:
     return ((torch.arange(out_size, dtype=torch.float64) + 0.5) * (in_size / out_size)).floor().long()
 
 
-def pixelate(images: torch.Tensor, c: float, generators) -> torch.Tensor:
-    """uint8 in, uint8 out: BOX down to ``int(side * c)``, NEAREST back up (PIL's two resizes).
+def _pixelate_torch(images: torch.Tensor, c: float) -> torch.Tensor:
+    """PIL's two resizes in torch (for pictures on a GPU).
 
     PIL's 8-bit resampler works horizontally, rounds half up to uint8, then vertically and rounds again;
     the BOX passes are two small matrix products here, the NEAREST one two row gathers."""
@@ -134,32 +136,55 @@ def pixelate(images: torch.Tensor, c: float, generators) -> torch.Tensor:
     return wide.contiguous().index_select(2, _nearest_index(small_h, h).to(device))
 
 
-@functools.lru_cache(maxsize=1)
-def _codec_pool():
-    from concurrent.futures import ThreadPoolExecutor
+def _plane_image(plane: np.ndarray):
+    """One (H, W) uint8 channel as a Pillow ``L`` image."""
+    from PIL import Image
 
-    return ThreadPoolExecutor(max_workers=max(1, torch.get_num_threads()), thread_name_prefix="rzoo-jpeg")
+    return Image.frombuffer("L", (plane.shape[1], plane.shape[0]), plane, "raw", "L", 0, 1)
 
 
-def _jpeg_round_trip(picture: torch.Tensor, quality: int) -> torch.Tensor:
-    from torchvision.io import decode_jpeg, encode_jpeg
+def _image_array(image) -> np.ndarray:
+    """A Pillow ``L`` image as an (H, W) uint8 array (``np.asarray`` goes through a slower path)."""
+    return np.frombuffer(image.tobytes(), dtype=np.uint8).reshape(image.height, image.width)
 
-    return decode_jpeg(encode_jpeg(picture, quality=quality))
+
+def pixelate(images: torch.Tensor, c: float, generators) -> torch.Tensor:
+    """uint8 in, uint8 out: BOX down to ``int(side * c)``, NEAREST back up (PIL's two resizes).
+
+    On the CPU this is Pillow itself, channel by channel (Pillow resamples the bands of an RGB picture
+    independently with the same integer arithmetic, so the numbers are the reference's, and the planes
+    need no interleaving); on a GPU the same resizes in torch."""
+    if images.device.type != "cpu":
+        return _pixelate_torch(images, c)
+    from PIL import Image
+
+    h, w = images.shape[-2:]
+    small = (int(w * c), int(h * c))
+    planes = images.contiguous().numpy()
+    out = np.empty_like(planes)
+    for i, picture in enumerate(planes):
+        for channel, plane in enumerate(picture):
+            resized = _plane_image(plane).resize(small, Image.BOX).resize((w, h), Image.NEAREST)
+            out[i, channel] = _image_array(resized)
+    return torch.from_numpy(out)
 
 
 def jpeg_compression(images: torch.Tensor, quality: int, generators) -> torch.Tensor:
-    """uint8 in, uint8 out: libjpeg-turbo encode at ``quality`` and decode (torchvision.io), on the CPU
-    whatever the images' device (the GPU codec, nvJPEG, decodes slightly differently, and the output must
-    not depend on the device). The codec releases the GIL: pictures go through a thread per CPU thread."""
-    pictures = list(images.cpu())
-    with warnings.catch_warnings():  # (the filters are process-wide: they cover the codec threads too)
-        # torchvision 0.29 deprecates its JPEG codec for torchcodec (not installable here); it is the
-        # same libjpeg-turbo that PIL uses.
-        warnings.filterwarnings("ignore", "The image decoding and encoding", DeprecationWarning)
-        if len(pictures) == 1 or torch.get_num_threads() == 1:
-            decoded = [_jpeg_round_trip(p, int(quality)) for p in pictures]
-        else:
-            decoded = list(_codec_pool().map(_jpeg_round_trip, pictures, [int(quality)] * len(pictures)))
+    """uint8 in, uint8 out: libjpeg-turbo encode at ``quality`` and decode, on the CPU whatever the
+    images' device (the GPU codec, nvJPEG, decodes slightly differently, and the output must not depend
+    on the device). Pillow encodes, as the reference does (same settings: 4:2:0 chroma subsampling,
+    libjpeg's default tables), and torchvision.io decodes straight to (3, H, W) (the same libjpeg-turbo,
+    faster than Pillow's decoder here)."""
+    from PIL import Image
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    decoded = []
+    for picture in images.cpu().contiguous().numpy():
+        rgb = Image.merge("RGB", [_plane_image(plane) for plane in picture])
+        buffer = io.BytesIO()
+        rgb.save(buffer, "JPEG", quality=int(quality))
+        data = torch.frombuffer(bytearray(buffer.getbuffer()), dtype=torch.uint8)
+        decoded.append(decode_jpeg(data, mode=ImageReadMode.RGB))
     return torch.stack(decoded).to(images.device)
 
 
