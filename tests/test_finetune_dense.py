@@ -119,3 +119,44 @@ def test_upernet_loss_decreases_fixed_mode_keeps_backbone_weights_but_updates_bn
 def test_missing_dataset_names_the_download_command(tmp_path, task, command):
     with pytest.raises(DatasetNotFoundError, match=command):
         _run(tmp_path, task, "full", ["iters=1"], "missing")
+
+
+def _mask_boxes(masks):
+    out = []
+    for m in masks:
+        rows, cols = torch.nonzero(m, as_tuple=True)
+        out.append([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1])
+    return torch.tensor(out, dtype=torch.float32).reshape(-1, 4)
+
+
+def test_coco_train_transform_keeps_boxes_and_masks_together(tmp_path):
+    from zoo.finetune.data.coco import CocoInstances
+
+    make_coco(tmp_path, num_images=2)
+    dataset = CocoInstances(tmp_path, crop_branch=True)
+    _, raw = dataset.load(0)
+    torch.testing.assert_close(_mask_boxes(raw["masks"]), raw["boxes"], atol=1.0, rtol=0)
+    sizes, empty = set(), 0
+    for seed in range(12):  # flips, and the Swin crop branch (resize to 400..600 + 384..600 crop)
+        image, target = dataset[(0, seed)]
+        assert target["masks"].shape[1:] == image.shape[1:]
+        assert len(target["boxes"]) == len(target["labels"]) == len(target["masks"])
+        sizes.add(tuple(image.shape[1:]))
+        if len(target["boxes"]) == 0:
+            empty += 1
+            continue
+        assert set(target["labels"].tolist()) <= set(raw["labels"].tolist())
+        visible = target["masks"].flatten(1).bool().any(1)
+        # A 1 px polygon-rasterisation difference grows with the resize (up to 600 / 96 = 6.25x).
+        torch.testing.assert_close(
+            _mask_boxes(target["masks"][visible]), target["boxes"][visible], atol=1.0 + 600 / 96, rtol=0
+        )
+    assert (96, 128) in sizes and any(min(s) >= 384 for s in sizes)  # both branches were taken
+    assert torch.equal(dataset[(0, 5)][0], dataset[(0, 5)][0])  # the key fixes the augmentation
+
+
+def test_swin_coco_recipe_uses_the_crop_branch():
+    from zoo.finetune.api import resolve_recipe
+
+    assert resolve_recipe("swin_t", "coco", "full").crop_branch
+    assert not resolve_recipe("resnet50", "coco", "full").crop_branch

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
-from zoo.cli import _RzooGroup
 from zoo.cli.finetune import finetune_command
+from zoo.errors import RzooError
 
 
 def main() -> None:
-    app = typer.Typer(cls=_RzooGroup, add_completion=False, pretty_exceptions_enable=False)
-    app.command("finetune")(finetune_command)
-    app.command("help", hidden=True)(lambda: None)  # keep a group so _RzooGroup turns errors into one line
-    app(args=["finetune", *__import__("sys").argv[1:]], prog_name="python -m zoo.finetune")
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command()(finetune_command)
+    try:
+        app(prog_name="python -m zoo.finetune")
+    except RzooError as err:  # one line, like the rzoo CLI (RZOO_DEBUG=1 for the traceback)
+        if os.environ.get("RZOO_DEBUG"):
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(err.exit_code)
 
 
 if __name__ == "__main__":

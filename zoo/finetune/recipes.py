@@ -8,7 +8,8 @@ Sources (../shared/reference/benchmarks.md; the authors' MMDetection 2.x / MMSeg
   iterations (ratio 0.001), test scale (1333, 800).
   ResNet: SGD lr 0.04 (the authors'; 0.02 is mmdetection's stock value) momentum 0.9 wd 1e-4,
   frozen_stages=1, norm_eval=True. Swin-T: AdamW lr 1e-4 wd 0.05, drop_path 0.2, multi-scale
-  training (short side 480..800 step 32), fp16, no weight decay on norms / position tables.
+  training (short side 480..800 step 32) with the AutoAugment crop branch (p=0.5: short side
+  400/500/600, random 384..600 crop), fp16, no weight decay on norms / position tables.
 * ADE20K, UperNet, 512x512 crops, 80k iterations, batch 16.
   ResNet: SGD lr 0.01 momentum 0.9 wd 5e-4, poly(0.9) down to 1e-4. Swin-T: AdamW lr 6e-5
   wd 0.01, 1500 linear warmup iterations (ratio 1e-6), poly(1.0) to 0, drop_path 0.3.
@@ -72,6 +73,7 @@ class Recipe:
     train_min_sizes: tuple[int, ...] = (800,)
     max_size: int = 1333
     min_size: int = 800
+    crop_branch: bool = False
     fpn_channels: int = 256
     box_representation_size: int = 1024
     mask_head_channels: int = 256
@@ -179,6 +181,7 @@ def paper_recipe(task: str, family: str, mode: str = "full") -> Recipe:
                 no_decay_norm_and_position=True,
                 drop_path=0.2,
                 train_min_sizes=tuple(range(480, 801, 32)),
+                crop_branch=True,
                 frozen_stages=-1,
                 norm_eval=False,
                 amp=True,

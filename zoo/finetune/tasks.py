@@ -202,7 +202,7 @@ def _detection(backbone: str, recipe: Recipe, data_root: Path, pretrained: bool)
     from zoo.dense import build_dense_model, save_dense_model
     from zoo.finetune.data.coco import CocoInstances, collate_detection
 
-    dataset = CocoInstances(data_root, "train2017", limit=recipe.train_limit)
+    dataset = CocoInstances(data_root, "train2017", limit=recipe.train_limit, crop_branch=recipe.crop_branch)
     config = detection_config(backbone, recipe, dataset.category_ids, dataset.class_names)
     model = build_dense_model(config, pretrained=pretrained)
     return TaskSetup(
