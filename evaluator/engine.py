@@ -129,15 +129,34 @@ def evaluate_model(
             todo.append(key)
 
     progress = _Progress(enabled=cfg.progress and dist.is_main, total=len(todo) * len(dataset))
+    indices = list(dist.split(len(dataset)))
+    chunks = [indices[i : i + cfg.batch_size] for i in range(0, len(indices), cfg.batch_size)]
+
+    def produce(item: tuple[ShardKey, list[int]]) -> tuple[Any, list[Any], list[Any]]:
+        key, chunk = item
+        images, targets = _load_images(task, dataset, chunk, key, corruptor)
+        return prepare(images), targets, [dataset.image_id(i) for i in chunk]
+
+    # One stream of batches over all shards still to run, so that prefetching crosses shard
+    # boundaries and the model never waits for the first batch of the next shard.
+    work = [(key, chunk) for key in todo for chunk in chunks]
     with progress, ThreadPoolExecutor(max_workers=max(1, cfg.num_workers)) as pool:
-        for key in todo:
-            progress.describe(key)
-            local = _run_shard(task, dataset, prepare, corruptor, runner, key, dist, cfg, pool, progress)
-            merged = task.merge(dist.gather(local))
-            if store is not None and dist.is_main:
-                store.save(key, merged, len(dataset))
-            dist.barrier()
-            states[key] = merged
+        stream = _prefetch(pool, produce, work, depth=max(2, cfg.num_workers + 1))
+        try:
+            for key in todo:
+                progress.describe(key)
+                local = _consume_shard(task, runner, stream, len(chunks), progress, dist.world_size)
+                gathered = dist.gather(local)
+                seen = sum(count for _, count in gathered)
+                if seen != len(dataset):  # every image exactly once across ranks, or the numbers are wrong
+                    raise RuntimeError(f"shard {key}: {seen} images evaluated, expected {len(dataset)}")
+                merged = task.merge([state for state, _ in gathered])
+                if store is not None and dist.is_main:
+                    store.save(key, merged, len(dataset))
+                dist.barrier()
+                states[key] = merged
+        finally:
+            stream.close()  # cancel batches still queued (an error, or nothing left to do)
 
     clean_scores = task.scores(states[ShardKey(CLEAN, 0)], dataset)
     tables: dict[str, dict[str, dict[int, float]]] = {m: {} for m in task.metric_names}
@@ -172,31 +191,25 @@ def evaluate_model(
     )
 
 
-def _run_shard(
+def _consume_shard(
     task: Task,
-    dataset: Any,
-    prepare: Callable[[Any], Any],
-    corruptor: Corruptor,
     runner: Callable[[Any], Any],
-    key: ShardKey,
-    dist: DistContext,
-    cfg: EvalConfig,
-    pool: ThreadPoolExecutor,
+    stream: Iterator[tuple[Any, list[Any], list[Any]]],
+    num_batches: int,
     progress: _Progress,
-) -> dict[str, Any]:
+    world_size: int,
+) -> tuple[dict[str, Any], int]:
+    """Run the next ``num_batches`` prepared batches of ``stream`` through the model: this rank's
+    metric state for one shard and how many images went into it."""
     state = task.new_state()
-    indices = list(dist.split(len(dataset)))
-    chunks = [indices[i : i + cfg.batch_size] for i in range(0, len(indices), cfg.batch_size)]
-
-    def produce(chunk: list[int]) -> tuple[Any, list[Any], list[int]]:
-        images, targets = _load_images(task, dataset, chunk, key, corruptor)
-        return prepare(images), targets, [dataset.image_id(i) for i in chunk]
-
-    for inputs, targets, ids in _prefetch(pool, produce, chunks, depth=max(2, cfg.num_workers + 1)):
+    seen = 0
+    for _ in range(num_batches):
+        inputs, targets, ids = next(stream)
         outputs = runner(inputs)
         task.update(state, outputs, targets, ids)
-        progress.advance(len(ids) * dist.world_size)
-    return state
+        seen += len(ids)
+        progress.advance(len(ids) * world_size)
+    return state, seen
 
 
 def _load_images(task: Task, dataset: Any, chunk: list[int], key: ShardKey, corruptor: Corruptor) -> Any:
