@@ -94,7 +94,7 @@ def separable_filter(x: torch.Tensor, taps: tuple[float, ...], pad_mode: str = "
     h, w = x.shape[-2:]
     device = _device_key(x.device)
     r = len(taps) // 2
-    if len(taps) >= 17 and min(h, w) > 4 * _BLOCK and min(h, w) > r and x.shape[1] > 1:
+    if len(taps) >= 17 and min(h, w) > 4 * _BLOCK and min(h, w) > r:
         return _block_banded(x, taps, pad_mode)
     if max(h, w) <= _MATMUL_TAPS_RATIO * len(taps) or x.device.type != "cpu":
         y = x @ _band_matrix(taps, w, pad_mode, device, x.dtype).T
@@ -277,21 +277,20 @@ def canny(gray: torch.Tensor, low: float, high: float) -> torch.Tensor:
     before = magp.index_select(0, padded_index - step)
     diagonal = ~horizontal & ~vertical
     keep = (m > before) & torch.where(diagonal, m > after, m >= after)
-    candidate = torch.zeros(mag.numel(), dtype=torch.bool, device=mag.device)
-    candidate.index_fill_(0, flat[keep], True)
-    edges = torch.zeros_like(candidate)
-    edges.index_fill_(0, flat[keep & (m > math.floor(high))], True)
-    candidate, edges = candidate.view(mag.shape), edges.view(mag.shape)
-    weak = candidate & ~edges
-    while bool(weak.any()):
-        p = F.pad(edges, (1, 1, 1, 1))
-        near = p[..., :-2, :] | p[..., 1:-1, :] | p[..., 2:, :]
-        near = near[..., :, :-2] | near[..., :, 1:-1] | near[..., :, 2:]
-        reached = weak & near
+    # hysteresis: weak maxima (low < m <= high) join the edges when 8-connected to one, repeatedly
+    strong = keep & (m > math.floor(high))
+    edges = torch.zeros((mag.shape[0], h + 2, wp), dtype=torch.bool, device=mag.device).view(-1)
+    edges.index_put_((padded_index,), strong)
+    weak = padded_index[keep & ~strong]
+    neighbours = torch.tensor([-wp - 1, -wp, -wp + 1, -1, 1, wp - 1, wp, wp + 1], device=mag.device)
+    while weak.numel():
+        around = edges.index_select(0, (weak[:, None] + neighbours).reshape(-1)).view(-1, 8)
+        reached = around.any(dim=1)
         if not bool(reached.any()):
             break
-        edges = edges | reached
-        weak = weak & ~reached
+        edges.index_fill_(0, weak[reached], True)
+        weak = weak[~reached]
+    edges = edges.view(mag.shape[0], 1, h + 2, wp)[..., 1:-1, 1:-1]
     return edges
 
 
@@ -314,7 +313,8 @@ def chamfer_distance(zero: torch.Tensor, cap: int) -> torch.Tensor:
     The 5x5 chamfer distance to a pixel at offset (u, v), u >= v >= 0, is (u - 2v) a + v c when
     u >= 2v and (2v - u) b + (u - v) c otherwise, non-decreasing in each coordinate. So the distance
     to the nearest zero is the minimum over row offsets v of the cost to the nearest zero pixel of
-    rows y - v and y + v (found with cumulative max/min along the rows): ``cap`` vectorised steps.
+    rows y - v and y + v (found with cumulative max/min along the rows): a few vectorised steps over
+    the whole image, then more only for the pixels still far from every edge.
     """
     h, w = zero.shape[-2:]
     far = cap + 1
@@ -327,9 +327,24 @@ def chamfer_distance(zero: torch.Tensor, cap: int) -> torch.Tensor:
     padded = F.pad(row_dist, (0, 0, far, far), value=far)
     costs = _chamfer_costs(far, _device_key(zero.device))
     best = costs[0].index_select(0, row_dist.reshape(-1))
-    for v in range(1, cap):  # f(u, v) >= v: rows cap or more away cannot beat the cap
+    near_rows = min(6, cap)
+    for v in range(1, near_rows):  # every pixel: most find an edge within a few rows
         nearest = torch.minimum(padded[:, far - v : far - v + h], padded[:, far + v : far + v + h])
         best = torch.minimum(best, costs[v].index_select(0, nearest.reshape(-1)))
+    # f(u, v) >= v * a: only pixels farther than ``v`` can still improve at row offset v, and rows
+    # ``cap`` or more away cannot beat the cap. Continue with those pixels only.
+    a = _CHAMFER[0]
+    far_pixels = (best > near_rows * a).nonzero().squeeze(1)
+    if far_pixels.numel() and near_rows < cap:
+        image, rest = far_pixels // (h * w), far_pixels % (h * w)
+        position = image * ((h + 2 * far) * w) + (rest // w + far) * w + rest % w
+        column = padded.reshape(-1)
+        sub = best.index_select(0, far_pixels)
+        for v in range(near_rows, cap):
+            up = column.index_select(0, position - v * w)
+            down = column.index_select(0, position + v * w)
+            sub = torch.minimum(sub, costs[v].index_select(0, torch.minimum(up, down)))
+        best = best.index_copy(0, far_pixels, sub)
     best = best.view_as(row_dist)
     return (best.to(torch.float32) * (1.0 / (1 << 16))).clamp_(max=cap)[:, None]
 

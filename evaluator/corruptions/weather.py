@@ -361,15 +361,14 @@ def apply_spatter(images: torch.Tensor, param: Spatter, noise: torch.Tensor) -> 
     """spatter given its draw: a standard normal field (N, H, W)."""
     liquid = gaussian_filter((param.loc + param.scale * noise.to(torch.float32))[:, None], param.sigma)
     liquid = torch.where(liquid < param.threshold, 0.0, liquid)
-    x = images / 255.0
-    if param.mud:
+    if param.mud:  # x (1 - m) + colour m, on 0..255 values
         mask = gaussian_filter((liquid > param.threshold).to(torch.float32), param.intensity)
-        mask = torch.where(mask < 0.8, 0.0, mask).to(x.dtype)
-        colour = torch.tensor(MUD_RGB, device=x.device, dtype=x.dtype)[None, :, None, None]
-        return (x * (1 - mask) + colour * mask).clamp_(0, 1) * 255
-    drops = water_drops(liquid) * param.intensity
-    colour = torch.tensor(WATER_RGB, device=x.device, dtype=x.dtype)[None, :, None, None]
-    return (x + drops.to(x.dtype) * colour).clamp_(0, 1) * 255
+        mask = torch.where(mask < 0.8, 0.0, mask)
+        colour = torch.tensor(MUD_RGB, device=images.device) * 255.0
+        return (images * (1 - mask)).add_(colour[None, :, None, None] * mask).clamp_(0, 255)
+    drops = water_drops(liquid) * param.intensity  # x + colour m, on 0..255 values
+    colour = torch.tensor(WATER_RGB, device=images.device) * 255.0
+    return (images + drops * colour[None, :, None, None]).clamp_(0, 255)
 
 
 _EMBOSS = ((-1, -1, -2), (-1, 0, -1), (0, -1, -1), (0, 0, 1), (0, 1, 1), (1, 0, 1), (1, 1, 2))  # (dy, dx, w)
