@@ -230,3 +230,18 @@ def test_sparse_bernoulli_positions_follow_the_binomial_law():
     per_position = torch.bincount(hits, minlength=1000).double() / len(draws)
     assert per_position[:500].mean().item() == pytest.approx(0.09, abs=0.005)  # uniform over positions
     assert per_position[500:].mean().item() == pytest.approx(0.09, abs=0.005)
+
+
+@pytest.mark.parametrize("rate", [3, 12, 60, 500])
+def test_shot_noise_lookup_table_equals_exact_inversion(rate):
+    # the (level, uniform bucket) table must give what inverting each draw's Poisson CDF gives
+    from evaluator.corruptions import noise, seeding
+
+    x = _batch(2, size=40)
+    out = noise.shot_noise(x, rate, seeding.generators([1, 2]))
+    gens = seeding.generators([1, 2])
+    u = torch.stack([torch.empty(3, 40, 40).uniform_(generator=g) for g in gens]).reshape(-1)
+    counts = noise.poisson_counts(x.reshape(-1).to(torch.int32), rate, u)
+    expected = (counts.float() * (255.0 / rate)).clamp(0, 255).to(torch.uint8).reshape(x.shape)
+    assert out.dtype == torch.uint8
+    assert torch.equal(out, expected)

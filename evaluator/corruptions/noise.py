@@ -115,25 +115,54 @@ def poisson_counts(levels: torch.Tensor, rate: float, uniforms: torch.Tensor) ->
     return counts
 
 
+_SHOT_BUCKETS = 1024  # uniform buckets per grey level of the shot-noise lookup table (a power of two)
+
+
+@functools.lru_cache(maxsize=32)
+def _shot_table(rate: float) -> torch.Tensor:
+    """The shot-noise output for (grey level ``v``, uniform bucket ``j``), flat (256 * B) int16, where the
+    bucket ``[j / B, (j + 1) / B)`` maps to a single Poisson count; -1 where it straddles a step of the CDF.
+
+    Entry values are what :func:`shot_noise` would compute from that count (``k * 255 / rate``, clipped and
+    truncated), so a pure bucket needs no search at all; about 1 % of the draws land in a mixed one."""
+    cdf, _, k_max, _ = _poisson_tables(rate)
+    cdf = cdf.double().reshape(256, k_max)  # the float32 CDF poisson_counts compares against, exactly
+    steps = torch.arange(_SHOT_BUCKETS + 1, dtype=torch.float64) / _SHOT_BUCKETS
+    lows, highs = (steps.expand(256, -1).contiguous() for steps in (steps[:-1], steps[1:]))
+    first = torch.searchsorted(cdf, lows, right=True).clamp_(max=k_max - 1)  # the count at u = j / B
+    last = torch.searchsorted(cdf, highs, right=False).clamp_(max=k_max - 1)  # >= every count below (j+1) / B
+    values = _count_values(rate, k_max).to(torch.int16)[first]
+    return torch.where(first == last, values, torch.full_like(values, -1)).reshape(-1)
+
+
+def _count_values(rate: float, k_max: int) -> torch.Tensor:
+    """uint8 output for each Poisson count: ``clip(k / rate, 0, 1) * 255``, truncated (float32, as before)."""
+    return torch.arange(k_max, dtype=torch.float32).mul_(255.0 / rate).clamp_(0, 255).to(torch.uint8)
+
+
 def shot_noise(images: torch.Tensor, rate: float, generators) -> torch.Tensor:
-    flat = images.reshape(-1)
-    levels = flat.to(torch.int32)
-    if torch.equal(levels.to(flat.dtype), flat):
-        u = _ops.rand(generators, images.shape[1:], images.device).reshape(-1)
-        counts = poisson_counts(levels, rate, u).to(images.dtype)
-    else:  # non-integer input (not from a uint8 picture): the generic sampler, picture by picture
-        counts = torch.stack(
-            [
-                torch.poisson((img.cpu() / 255.0 * rate).double(), generator=gen).float()
-                for img, gen in zip(images, generators, strict=True)
-            ]
-        ).to(images.device)
-    return counts.mul_(255.0 / rate).reshape(images.shape)
+    """uint8 in, uint8 out: one uniform per value, mapped to its Poisson(level / 255 * rate) count by
+    inversion (:func:`poisson_counts`), the count to its output level. The 256 levels make a table of
+    (level, uniform bucket) -> output; the draws in the few buckets that straddle two counts are inverted
+    exactly."""
+    table = _shot_table(float(rate)).to(images.device)
+    u = _ops.rand(generators, images.shape[1:], images.device).reshape(-1)
+    levels = images.reshape(-1).to(torch.int32)
+    index = u.mul(_SHOT_BUCKETS).to(torch.int32)  # exact (B is a power of two): j / B <= u < (j + 1) / B
+    index.add_(levels, alpha=_SHOT_BUCKETS)
+    out = table.index_select(0, index)
+    mixed = (out < 0).nonzero().squeeze(1)
+    if mixed.numel():
+        counts = poisson_counts(levels.index_select(0, mixed), rate, u.index_select(0, mixed))
+        k_max = _poisson_tables(rate)[2]
+        values = _count_values(float(rate), k_max).to(images.device, torch.int16)
+        out.index_copy_(0, mixed, values.index_select(0, counts))
+    return out.to(torch.uint8).reshape(images.shape)
 
 
 SPECS = (
     CorruptionSpec("gaussian_noise", "noise", gaussian_noise, GAUSSIAN_SIGMA, random=True),
-    CorruptionSpec("shot_noise", "noise", shot_noise, SHOT_RATE, random=True),
+    CorruptionSpec("shot_noise", "noise", shot_noise, SHOT_RATE, random=True, uint8_io=True),
     CorruptionSpec("impulse_noise", "noise", impulse_noise, IMPULSE_AMOUNT, random=True),
     CorruptionSpec("speckle_noise", "noise", speckle_noise, SPECKLE_SIGMA, random=True),
 )
