@@ -38,35 +38,43 @@ def speckle_noise(images: torch.Tensor, sigma: float, generators) -> torch.Tenso
     return torch.addcmul(images, images, noise, value=sigma, out=noise)
 
 
+def _geometric_gaps(count: int, p: float, gen: torch.Generator) -> torch.Tensor:
+    """``count`` Geometric(p) draws (trials up to and including a success, >= 1), float64, by inversion:
+    ``floor(log(V) / log(1 - p)) + 1`` with V uniform in (0, 1], so ``P(gap > m) = (1 - p) ** m``.
+    Vectorized: about 3x cheaper than ``Tensor.geometric_``, which takes its logarithms one by one."""
+    v = torch.empty(count, dtype=torch.float64).uniform_(generator=gen)
+    return torch.rsub(v, 1.0).log_().div_(math.log1p(-p)).floor_().add_(1.0)
+
+
 def _bernoulli_positions(n: int, p: float, gen: torch.Generator) -> torch.Tensor:
     """Indices of the successes of ``n`` Bernoulli(p) trials, drawn as geometric gaps between successes:
     about ``n * p`` draws instead of ``n`` (the same law as one uniform per trial)."""
     mean = n * p
     draws = int(mean + 6 * math.sqrt(mean * (1 - p)) + 16)
-    gaps = torch.empty(draws, dtype=torch.float64).geometric_(p, generator=gen)
-    positions = gaps.cumsum_(0).sub_(1)
+    positions = _geometric_gaps(draws, p, gen).cumsum_(0).sub_(1)
     while positions[-1] < n - 1:  # not enough successes drawn yet (a > 6 sigma event): draw more
-        more = torch.empty(draws, dtype=torch.float64).geometric_(p, generator=gen).cumsum_(0)
+        more = _geometric_gaps(draws, p, gen).cumsum_(0)
         positions = torch.cat([positions, more.add_(positions[-1])])
-    return positions[positions < n].long()
+    inside = int(torch.searchsorted(positions, torch.tensor([float(n)], dtype=torch.float64)))
+    return positions[:inside].long()  # (positions increase: the ones below n are a prefix)
 
 
 _SPARSE_BELOW = 0.15  # flip probability under which drawing only the flipped positions is faster
 
 
 def impulse_noise(images: torch.Tensor, amount: float, generators) -> torch.Tensor:
-    # skimage's s&p: every value is flipped with p = amount, a flipped value becomes 255 (salt) or 0
-    # (pepper) with equal odds. Two exact ways to draw it, the faster one for the amount.
+    """uint8 in, uint8 out. skimage's s&p: every value is flipped with p = amount, a flipped value becomes
+    255 (salt) or 0 (pepper) with equal odds. Two exact ways to draw it, the faster one for the amount."""
     if amount >= _SPARSE_BELOW:  # one uniform per value: u < amount/2 salt, amount/2 <= u < amount pepper
         u = _ops.rand(generators, images.shape[1:], images.device)
-        salt_or_pepper = (u < amount / 2).to(images.dtype).mul_(255.0)
+        salt_or_pepper = (u < amount / 2).to(torch.uint8).mul_(255)
         return torch.where(u < amount, salt_or_pepper, images)
     out = images.clone()  # sparse: the flipped positions (geometric gaps) and one bit each
     flat = out.view(out.shape[0], -1)
     for row, gen in zip(flat, generators, strict=True):
         positions = _bernoulli_positions(flat.shape[1], amount, gen)
-        salt = torch.randint(0, 2, (positions.numel(),), generator=gen, dtype=torch.uint8).to(images.dtype)
-        row.index_put_((positions.to(images.device),), salt.mul_(255.0).to(images.device))
+        salt = torch.randint(0, 2, (positions.numel(),), generator=gen, dtype=torch.uint8).mul_(255)
+        row.index_put_((positions.to(images.device),), salt.to(images.device))
     return out
 
 
@@ -163,6 +171,6 @@ def shot_noise(images: torch.Tensor, rate: float, generators) -> torch.Tensor:
 SPECS = (
     CorruptionSpec("gaussian_noise", "noise", gaussian_noise, GAUSSIAN_SIGMA, random=True),
     CorruptionSpec("shot_noise", "noise", shot_noise, SHOT_RATE, random=True, uint8_io=True),
-    CorruptionSpec("impulse_noise", "noise", impulse_noise, IMPULSE_AMOUNT, random=True),
+    CorruptionSpec("impulse_noise", "noise", impulse_noise, IMPULSE_AMOUNT, random=True, uint8_io=True),
     CorruptionSpec("speckle_noise", "noise", speckle_noise, SPECKLE_SIGMA, random=True),
 )
