@@ -24,7 +24,6 @@ class TaskSetup:
     dataset: torch.utils.data.Dataset
     collate: Callable | None
     export: Callable[[Path], None]  # writes config.json + model.safetensors
-    frozen_prefixes: tuple[str, ...] = ()  # state-dict keys of the model that must stay unchanged
     evaluate: Callable[[torch.device, int | None], dict[str, float]] | None = None  # clean test metrics
     info: dict[str, Any] | None = None
 
@@ -104,16 +103,10 @@ def _classification(backbone: str, recipe: Recipe, data_root: Path | None, pretr
         data_config.std,
         recipe.train_limit,
     )
-    frozen_prefixes: tuple[str, ...] = ()
-    if recipe.backbone_frozen:
-        head = model.get_classifier()
-        head_params = {id(p) for p in head.parameters()}
+    if recipe.backbone_frozen:  # lr_mult 0: only the new classifier trains
+        head_params = {id(p) for p in model.get_classifier().parameters()}
         for p in model.parameters():
             p.requires_grad_(id(p) in head_params)
-        head_names = {n for n, m in model.named_modules() if m is head}
-        frozen_prefixes = tuple(
-            n for n in model.state_dict() if not any(n.startswith(h + ".") for h in head_names)
-        )
 
     def export(folder: Path) -> None:
         save_timm_classifier(model, folder, backbone, data_config, recipe, dataset.classes)
@@ -132,7 +125,6 @@ def _classification(backbone: str, recipe: Recipe, data_root: Path | None, pretr
         dataset=dataset,
         collate=None,
         export=export,
-        frozen_prefixes=frozen_prefixes,
         evaluate=evaluate,
         info={"data_config": data_config, "classes": dataset.classes},
     )
@@ -211,9 +203,6 @@ def _detection(backbone: str, recipe: Recipe, data_root: Path, pretrained: bool)
         dataset=dataset,
         collate=collate_detection,
         export=lambda folder: save_dense_model(model, folder),
-        frozen_prefixes=_frozen_backbone_prefixes(model, "backbone.body.body.")
-        if recipe.backbone_frozen
-        else (),
     )
 
 
@@ -236,12 +225,4 @@ def _segmentation(backbone: str, recipe: Recipe, data_root: Path, pretrained: bo
         dataset=dataset,
         collate=collate_segmentation,
         export=lambda folder: save_dense_model(model, folder),
-        # BN running statistics are meant to change in fixed segmentation: only weights are compared.
-        frozen_prefixes=tuple(n for n, _ in model.named_parameters() if n.startswith("backbone.body."))
-        if recipe.backbone_frozen
-        else (),
     )
-
-
-def _frozen_backbone_prefixes(model: nn.Module, prefix: str) -> tuple[str, ...]:
-    return tuple(n for n in model.state_dict() if n.startswith(prefix))
