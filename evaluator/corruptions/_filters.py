@@ -249,7 +249,7 @@ def canny(gray: torch.Tensor, low: float, high: float) -> torch.Tensor:
     point, strict/non-strict neighbour comparisons as in canny.cpp) and 8-connected hysteresis.
     Returns a bool edge mask (N, 1, H, W).
     """
-    g = F.pad(gray.float(), (1, 1, 1, 1), mode="replicate").to(torch.int32)
+    g = F.pad(gray.float(), (1, 1, 1, 1), mode="replicate").to(torch.int16)  # |Sobel| <= 2040
     smooth_rows = g[..., :-2, :] + 2 * g[..., 1:-1, :] + g[..., 2:, :]  # Sobel = smoothing x difference
     smooth_cols = g[..., :, :-2] + 2 * g[..., :, 1:-1] + g[..., :, 2:]
     gx = smooth_rows[..., :, 2:] - smooth_rows[..., :, :-2]
