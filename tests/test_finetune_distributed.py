@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -84,7 +85,7 @@ def test_gradient_accumulation_equals_one_big_batch(tmp_path):
 
 def test_two_process_ddp_equals_one_process(tmp_path):
     _run(tmp_path / "single", 4, extra=["drop_path=0"])
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "zoo.finetune", "test_convnext", "--task", "fashion-mnist", "--out", str(tmp_path / "ddp"),
            "--scratch", "--device", "cpu", "--num-workers", "0", "--log-every", "1", "--no-eval",
