@@ -8,8 +8,11 @@ For every corruption and size, on a batch of a real photo (skimage's astronaut r
 (``imagecorruptions``, one picture per call, as it is used) and the torch backend (one ``corrupt_batch``
 call for the whole batch, uint8 in and out, on ``--device``). The two are timed alternately, ``--repeats``
 times each after a warm-up, and the fastest repetition of each counts (the machine is shared: the
-minimum is the least disturbed measurement). Prints a markdown table per size with the ratio
-torch/reference and the geometric mean of the ratios.
+minimum is the least disturbed measurement). The torch backend runs on ``--threads`` CPU threads
+(default: all cores; its engine spreads a batch's chunks over them), the reference on one, as its API
+works. Prints a markdown table per size with the ratio torch/reference of images/s, the geometric mean
+of the ratios, and each backend's process CPU time per picture (all threads; less sensitive than the
+wall clock to other load on a shared machine).
 """
 
 from __future__ import annotations
@@ -26,19 +29,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 BATCH_OF_SIZE = {32: 64, 224: 8, 512: 2}
 
 
-def _best_of(calls, repeats: int, sync) -> list[float]:
-    """Alternate the calls ``repeats`` times after one warm-up each; the fastest time of each call."""
+def _best_of(calls, repeats: int, sync) -> tuple[list[float], list[float]]:
+    """Alternate the calls ``repeats`` times after one warm-up each; per call the fastest wall-clock time
+    and the smallest process CPU time (all threads) of a repetition."""
     for call in calls:
         call()
     sync()
     best = [math.inf] * len(calls)
+    best_cpu = [math.inf] * len(calls)
     for _ in range(repeats):
         for i, call in enumerate(calls):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             call()
             sync()
             best[i] = min(best[i], time.perf_counter() - start)
-    return best
+            best_cpu[i] = min(best_cpu[i], time.process_time() - start_cpu)
+    return best, best_cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,26 +103,37 @@ def main(argv: list[str] | None = None) -> int:
                 corrupt(picture, name, 3, seed, args.params, backend="reference")
 
         calls = [run_torch] if args.skip_reference else [run_torch, run_reference]
-        best = _best_of(calls, args.repeats, sync)
-        rows[size, name] = (None if args.skip_reference else n / best[1], n / best[0])
+        best, best_cpu = _best_of(calls, args.repeats, sync)
+        cpu_ms = [1e3 * t / n for t in best_cpu]
+        rows[size, name] = (
+            None if args.skip_reference else n / best[1],
+            n / best[0],
+            None if args.skip_reference else cpu_ms[1],
+            cpu_ms[0],
+        )
     for size in args.sizes:
         print(
             f"\n### {size}x{size} px ({args.batch or BATCH_OF_SIZE.get(size, 4)} pictures per measurement)\n"
         )
-        print("| corruption | reference img/s | torch img/s | torch/reference |")
-        print("|---|---:|---:|---:|")
+        print(
+            "| corruption | reference img/s | torch img/s | torch/reference "
+            "| reference CPU ms/img | torch CPU ms/img |"
+        )
+        print("|---|---:|---:|---:|---:|---:|")
         ratios = []
         for name in names:
-            ref, ours = rows[size, name]
+            ref, ours, ref_cpu, ours_cpu = rows[size, name]
             ratio = None if ref is None else ours / ref
             if ratio is not None:
                 ratios.append(ratio)
             ref_text = "—" if ref is None else f"{ref:.1f}"
             ratio_text = "—" if ratio is None else f"{ratio:.2f}x"
-            print(f"| {name} | {ref_text} | {ours:.1f} | {ratio_text} |")
+            ref_cpu_text = "—" if ref_cpu is None else f"{ref_cpu:.2f}"
+            print(f"| {name} | {ref_text} | {ours:.1f} | {ratio_text} | {ref_cpu_text} | {ours_cpu:.2f} |")
         if ratios:
             geomean = math.exp(float(np.mean(np.log(ratios))))
-            print(f"| **geometric mean** | | | **{geomean:.2f}x** (min {min(ratios):.2f}x) |")
+            print(f"| **geometric mean** | | | **{geomean:.2f}x** (min {min(ratios):.2f}x) | | |")
+    print(f"\nload average at end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     return 0
 
 

@@ -245,3 +245,33 @@ def test_shot_noise_lookup_table_equals_exact_inversion(rate):
     expected = (counts.float() * (255.0 / rate)).clamp(0, 255).to(torch.uint8).reshape(x.shape)
     assert out.dtype == torch.uint8
     assert torch.equal(out, expected)
+
+
+def test_pixelate_is_the_references_picture_on_non_square_sizes():
+    # CPU: Pillow's own resizes, so exactly the reference's picture; the torch formulation (GPUs) within
+    # one grey level on average, and its NEAREST upscale index is Pillow's exactly
+    from evaluator.corruptions import digital
+
+    x = torch.stack([torch.from_numpy(_photo(64, i)).permute(2, 0, 1) for i in range(2)])
+    x = torch.nn.functional.interpolate(x.float(), size=(150, 131), mode="bilinear").round().to(torch.uint8)
+    for severity in (1, 3, 5):
+        c = digital.PIXELATE["imagenet-c"][severity - 1]
+        out = corrupt_batch(x, "pixelate", severity, [0, 1])
+        for picture, got in zip(x, out, strict=True):
+            reference = corrupt(
+                picture.permute(1, 2, 0).numpy().copy(), "pixelate", severity, seed=0, backend="reference"
+            )
+            assert np.array_equal(got.permute(1, 2, 0).numpy(), reference)
+        torch_path = digital._pixelate_torch(x, c)
+        assert (torch_path.int() - out.int()).abs().double().mean() < 1.0
+
+
+def test_pixelate_nearest_index_is_pillows():
+    from PIL import Image
+
+    from evaluator.corruptions import digital
+
+    for small, size in ((80, 200), (52, 131), (16, 40), (89, 224), (120, 300)):
+        row = np.tile(np.arange(small, dtype=np.uint8), (2, 1))
+        pillow = np.asarray(Image.fromarray(row).resize((size, 2), Image.NEAREST))[0]
+        assert np.array_equal(digital._nearest_index(small, size).numpy(), pillow)
