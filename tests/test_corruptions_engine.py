@@ -82,6 +82,7 @@ def test_output_does_not_depend_on_the_thread_count_or_chunking(name, monkeypatc
     try:
         torch.set_num_threads(2)
         pooled = corrupt_batch(x, name, 4, seeds)
+        assert torch.get_num_threads() == 2  # the pool's one-thread setting stays in its own threads
         torch.set_num_threads(1)
         monkeypatch.setattr(_engine, "CPU_CHUNK_BYTES", 1)
         serial = corrupt_batch(x, name, 4, seeds)
