@@ -82,6 +82,11 @@ def test_imagenet_mobilenet_learns_fashion_mnist(tmp_path, mobilenet_weights, mo
     config = json.loads((tmp_path / mode / "config.json").read_text())
     assert config["rzoo"]["base_model"] == MOBILENET and config["rzoo"]["transfer_mode"] == mode
     assert config["label_names"][9] == "Ankle boot"
+    # zoo.load_checkpoint (what `rzoo eval` uses) carries the lineage into the results' identity.
+    from zoo import load_checkpoint
+
+    identity = load_checkpoint(tmp_path / mode).identity
+    assert (identity.base_model, identity.transfer_mode, identity.source) == (MOBILENET, mode, "folder")
 
 
 def test_idx_reader_parses_and_rejects(tmp_path):

@@ -81,6 +81,8 @@ def test_maskrcnn_loss_decreases_and_the_model_round_trips(tmp_path):
     coco = make_coco(tmp_path / "data", num_images=2, seed=1, split="val2017")
     result = _score(tmp_path / "det", "coco-c", coco)
     assert set(result.metrics) == {"box_ap", "mask_ap"}
+    # The run's lineage reaches the results, so `rzoo report` can place it (backbone x mode).
+    assert (result.checkpoint.base_model, result.checkpoint.transfer_mode) == ("test_resnet", "full")
     assert 0.0 <= result.metrics["box_ap"].clean <= 1.0
 
 
@@ -109,6 +111,7 @@ def test_upernet_loss_decreases_fixed_mode_keeps_backbone_weights_but_updates_bn
         assert model(torch.randn(1, 3, 50, 70)).shape == (1, 150, 50, 70)
     make_ade20k(tmp_path / "data", num_images=2, seed=1, split="validation")
     result = _score(tmp_path / "seg", "ade20k-c", tmp_path / "data")
+    assert (result.checkpoint.base_model, result.checkpoint.transfer_mode) == ("test_resnet", "fixed")
     assert result.primary_metric in result.metrics
     assert 0.0 <= result.metrics[result.primary_metric].clean <= 1.0
 

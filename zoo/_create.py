@@ -138,15 +138,39 @@ def load_checkpoint(
         raise InvalidInputError(f"{text} is a {resolved.architecture}, not {arch}")
     model = _build_with_weights(resolved).eval()
     assert resolved.weights_file is not None
+    config_file = resolved.weights_file.parent / "config.json"
+    base_model, transfer_mode = _lineage(
+        _read_config(config_file.parent).get("rzoo") if config_file.is_file() else None
+    )
     identity = CheckpointIdentity(
         name=resolved.name,
         architecture=resolved.architecture,
         revision=resolved.revision,
         sha256=sha256_file(resolved.weights_file.resolve()),
         source=resolved.source,
+        base_model=base_model,
+        transfer_mode=transfer_mode,
     )
     return LoadedCheckpoint(
         model=model, data_config=resolved.data_config, kind="classifier", identity=identity
+    )
+
+
+def _lineage(block: Any) -> tuple[str | None, str | None]:
+    """``(base_model, transfer_mode)`` recorded by ``rzoo finetune`` in a run's config.json.
+
+    Classifier folders keep them in the ``rzoo`` block, dense ones in ``extra``; an unknown mode is
+    dropped (reported as unknown) rather than trusted.
+    """
+    from evaluator.results import TRANSFER_MODES
+
+    if not isinstance(block, dict):
+        return None, None
+    base_model = block.get("base_model")
+    mode = block.get("transfer_mode")
+    return (
+        base_model if isinstance(base_model, str) and base_model else None,
+        mode if mode in TRANSFER_MODES else None,
     )
 
 
@@ -373,10 +397,13 @@ def _load_dense(folder: Path) -> LoadedCheckpoint:
         ) from None
     model, config = load_dense_model(folder)
     weights_file = folder / "model.safetensors"
+    base_model, transfer_mode = _lineage(getattr(config, "extra", None))
     identity = CheckpointIdentity(
         name=folder.name,
         architecture=getattr(getattr(config, "backbone", None), "architecture", None),
         sha256=sha256_file(weights_file) if weights_file.is_file() else None,
         source="folder",
+        base_model=base_model,
+        transfer_mode=transfer_mode,
     )
     return LoadedCheckpoint(model=model.eval(), data_config=config, kind="dense", identity=identity)
