@@ -16,8 +16,11 @@ same-sized images and returns the corrupted batch:
 - ``uint8_io=True`` (optional): the function takes the uint8 batch and returns uint8 itself (codecs and
   resamplers that are exact on integers: no float round trip, no quantization by the engine).
 
-On the CPU the engine hands a family a few pictures at a time (about 2 MB of float32 per call): large
-temporaries cost page faults on every allocation, small ones are recycled by the allocator.
+On the CPU the engine hands a family a few pictures at a time (about 2 MB of float32 per call, and at
+least two chunks per torch thread): large temporaries cost page faults on every allocation, small ones
+are recycled by the allocator. The chunks run concurrently on a pool of ``torch.get_num_threads()``
+threads (one torch thread each), so a corruption function must be thread safe: cached tensors
+(``lru_cache``) are read, never modified in place, and no state is shared between calls.
 """
 
 from __future__ import annotations
