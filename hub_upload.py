@@ -97,13 +97,13 @@ def build_mirror_folder(
     """Convert ``name``'s original release and write its publish folder (weights, config, card) to ``out``."""
     from cards import PLOT_FILENAME, CardSpec, plot_robustness, write_card
     from zoo import get_weights
+    from zoo._hub import sha256_file
     from zoo.publish import (
         CONFIG_FILENAME,
         WEIGHTS_FILENAME,
         check_results_match,
         copy_results,
         load_results,
-        sha256_of,
         timm_config,
         verify_timm_loadable,
         write_folder_atomically,
@@ -120,7 +120,7 @@ def build_mirror_folder(
         )
         weights_file = fetched.weights_file.resolve()
         verify_timm_loadable(config, weights_file)
-        weights_sha256 = sha256_of(weights_file)
+        weights_sha256 = sha256_file(weights_file)
         check_results_match(results, "classification", weights_sha256)
 
         def build(tmp: Path) -> None:
@@ -167,7 +167,8 @@ def mirror(
 ) -> MirrorOutcome:
     """Convert, card and (unless ``dry_run``) upload one registry entry to ``ORG/<name>``."""
     from zoo import __version__, get_weights
-    from zoo.publish import WEIGHTS_FILENAME, sha256_of, upload_folder
+    from zoo._hub import sha256_file
+    from zoo.publish import WEIGHTS_FILENAME, upload_folder
 
     weights = get_weights(name)
     repo_id = f"{org}/{weights.name}"
@@ -180,7 +181,7 @@ def mirror(
             results_paths=results_paths,
             progress=progress,
         )
-        return MirrorOutcome(weights.name, repo_id, sha256_of(folder / WEIGHTS_FILENAME), folder, None)
+        return MirrorOutcome(weights.name, repo_id, sha256_file(folder / WEIGHTS_FILENAME), folder, None)
     with tempfile.TemporaryDirectory(prefix="rzoo-mirror-out-") as tmp:
         folder = build_mirror_folder(
             weights.name,
@@ -190,7 +191,7 @@ def mirror(
             results_paths=results_paths,
             progress=progress,
         )
-        weights_sha256 = sha256_of(folder / WEIGHTS_FILENAME)
+        weights_sha256 = sha256_file(folder / WEIGHTS_FILENAME)
         source = weights.provenance.source
         assert source is not None
         upload = upload_folder(

@@ -16,8 +16,8 @@ from cards import summarize_results, summary_from_hub_eval_results
 from evaluator.results import EvalResult
 from tests._publish_data import make_result, write_classifier_run
 from tests.hub_server import HubResponse, LocalHub, Route, handle_preupload
+from zoo._hub import sha256_file
 from zoo.cli import app
-from zoo.publish import sha256_of
 
 REPO = "rzoo-test/test_resnet.ft_cifar10"
 
@@ -39,7 +39,7 @@ def run_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def results_file(tmp_path: Path, run_dir: Path) -> Path:
-    return make_result("cifar10-c", sha256=sha256_of(run_dir / "model.safetensors")).save(
+    return make_result("cifar10-c", sha256=sha256_file(run_dir / "model.safetensors")).save(
         tmp_path / "c10.json"
     )
 
@@ -121,7 +121,7 @@ def test_published_repo_loads_in_a_fresh_process_with_plain_timm(
     torch.manual_seed(0)
     with torch.inference_mode():
         assert np.array_equal(loaded.model(torch.randn(2, 3, 32, 32)).numpy(), _local_logits(run_dir))
-    assert loaded.identity.sha256 == sha256_of(run_dir / "model.safetensors")
+    assert loaded.identity.sha256 == sha256_file(run_dir / "model.safetensors")
     assert loaded.identity.revision == head.sha
 
     # The card parses with huggingface_hub and its model-index equals the results file.
@@ -146,7 +146,7 @@ def test_rerun_is_idempotent_and_updates_are_one_commit(
     assert not any(method == "PUT" for method, _ in hub.requests)  # nothing uploaded again
 
     # New results replace the old ones in one commit: the CIFAR-10-C file goes, ImageNet-C arrives.
-    imagenet = make_result("imagenet-c", sha256=sha256_of(run_dir / "model.safetensors"))
+    imagenet = make_result("imagenet-c", sha256=sha256_file(run_dir / "model.safetensors"))
     code, out = _publish(run_dir, "--repo-id", REPO, "--results", imagenet.save(tmp_path / "in.json"))
     assert code == 0, out
     head = _head(hub)
@@ -200,7 +200,7 @@ def test_commit_failing_midway_leaves_the_remote_untouched_and_a_rerun_completes
     hub.routes.insert(0, failing)
     code, out = _publish(run_dir, "--repo-id", REPO, "--results", results_file)
     assert code == 1 and "HTTP 500" in out and "remote repo is unchanged" in out
-    weights_sha = sha256_of(run_dir / "model.safetensors")
+    weights_sha = sha256_file(run_dir / "model.safetensors")
     assert weights_sha in hub.store.lfs_objects  # the weights were uploaded before the commit failed
     assert _head(hub).sha == before and set(_head(hub).files) == {".gitattributes", "README.md"}
 
@@ -258,7 +258,9 @@ def test_segmentation_run_publishes_a_folder_rzoo_rebuilds(hub: LocalHub, tmp_pa
     from zoo.dense import load_dense_model
 
     run = write_segmentation_run(tmp_path / "seg")
-    results = make_result("ade20k-c", sha256=sha256_of(run / "model.safetensors")).save(tmp_path / "ade.json")
+    results = make_result("ade20k-c", sha256=sha256_file(run / "model.safetensors")).save(
+        tmp_path / "ade.json"
+    )
     repo = "rzoo-test/upernet_test_resnet.ft_ade20k"
     code, out = _publish(run, "--repo-id", repo, "--results", results)
     assert code == 0, out

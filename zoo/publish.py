@@ -14,7 +14,6 @@ with hf_xet installed may split a folder into several commits; ``create_commit``
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluator.results import EvalResult, atomic_write_text
+from zoo._hub import sha256_file
 from zoo.errors import HubError, InvalidInputError
 
 WEIGHTS_FILENAME = "model.safetensors"
@@ -107,14 +107,6 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidInputError(f"{path}: expected a JSON object")
     return data
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def model_kind(run: RunFolder, results: Sequence[EvalResult]) -> str:
@@ -299,7 +291,7 @@ def upload_folder(
         commit_sha=info.oid,
         changed=info.oid != head,
         url=f"{api.endpoint}/{repo_id}",
-        weights_sha256=sha256_of(weights) if weights.is_file() else None,
+        weights_sha256=sha256_file(weights) if weights.is_file() else None,
     )
 
 
@@ -390,7 +382,7 @@ def build_run_folder(
     from cards import PLOT_FILENAME, TASKS, CardSpec, plot_robustness, write_card
 
     _check_repo_id(repo_id)
-    weights_sha256 = sha256_of(run.weights_path)
+    weights_sha256 = sha256_file(run.weights_path)
     kind = model_kind(run, results)
     check_results_match(results, kind, weights_sha256)
     backbone = backbone or run.backbone_name or _results_base_model(results)
@@ -453,11 +445,11 @@ def publish_run(
     results = load_results(results_paths)
     if dry_run is not None:
         folder = build_run_folder(run, results, repo_id, Path(dry_run), backbone=backbone)
-        return PublishOutcome(repo_id, sha256_of(folder / WEIGHTS_FILENAME), folder, None)
+        return PublishOutcome(repo_id, sha256_file(folder / WEIGHTS_FILENAME), folder, None)
     with tempfile.TemporaryDirectory(prefix="rzoo-publish-") as tmp:
         folder = build_run_folder(run, results, repo_id, Path(tmp) / "folder", backbone=backbone)
         tasks = ", ".join(r.task for r in results) or "no evaluation results"
-        weights_sha256 = sha256_of(folder / WEIGHTS_FILENAME)
+        weights_sha256 = sha256_file(folder / WEIGHTS_FILENAME)
         outcome = upload_folder(
             folder,
             repo_id,
