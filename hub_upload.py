@@ -55,7 +55,7 @@ def mirrorable_names(include: str = "*") -> list[str]:
 
 def convert_original(weights, cache_dir: Path, source_dir: Path | None = None, progress: bool = True):
     """The converted snapshot (``zoo._convert``): from ``source_dir/<filename>`` when given, else downloaded."""
-    from zoo._convert import build_from_source, check_digests, convert_release
+    from zoo._convert import build_from_source, convert_source_release
 
     source = weights.provenance.source
     if source is None:
@@ -67,22 +67,7 @@ def convert_original(weights, cache_dir: Path, source_dir: Path | None = None, p
     checkpoint = Path(source_dir) / source.filename
     if not checkpoint.is_file():
         raise InvalidInputError(f"{source.filename} is not in {source_dir} (get it from {source.url})")
-    original_sha256 = check_digests(
-        checkpoint, sha256=source.sha256, md5=source.md5, sha256_prefix=source.sha256_prefix
-    )
-    return convert_release(
-        checkpoint,
-        source.layout,
-        repo_id=weights.hub.repo_id,
-        weights=weights,
-        source_info={
-            "url": source.url.split("?")[0],
-            "filename": source.filename,
-            "sha256": original_sha256,
-            "layout": source.layout,
-        },
-        cache_dir=cache_dir,
-    )
+    return convert_source_release(checkpoint, weights, source, cache_dir=cache_dir)
 
 
 def build_mirror_folder(

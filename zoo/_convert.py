@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from zoo._hub import FetchedWeights, sha256_file
-from zoo._registry import Weights
+from zoo._registry import SourceRelease, Weights
 from zoo.errors import ChecksumError, HubError, InvalidInputError, UnsafeFileError
 
 WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "net")
@@ -419,22 +419,32 @@ def build_from_source(
     cache = Path(cache_dir or constants.HF_HUB_CACHE)
     with tempfile.TemporaryDirectory(prefix="rzoo-source-", dir=_ensure_dir(cache)) as tmp:
         checkpoint = download_release(source.url, Path(tmp) / source.filename, progress=progress)
-        original_sha256 = check_digests(
-            checkpoint, sha256=source.sha256, md5=source.md5, sha256_prefix=source.sha256_prefix
-        )
-        return convert_release(
-            checkpoint,
-            source.layout,
-            repo_id=weights.hub.repo_id,
-            weights=weights,
-            source_info={
-                "url": source.url.split("?")[0],
-                "filename": source.filename,
-                "sha256": original_sha256,
-                "layout": source.layout,
-            },
-            cache_dir=cache,
-        )
+        return convert_source_release(checkpoint, weights, source, cache_dir=cache)
+
+
+def convert_source_release(
+    checkpoint: Path, weights: Weights, source: SourceRelease, *, cache_dir: Path | None
+) -> FetchedWeights:
+    """``weights``' original release ``source``, on disk at ``checkpoint``: digests checked, then converted.
+
+    The snapshot's ``rzoo_source`` records where the release came from and its sha256.
+    """
+    original_sha256 = check_digests(
+        checkpoint, sha256=source.sha256, md5=source.md5, sha256_prefix=source.sha256_prefix
+    )
+    return convert_release(
+        checkpoint,
+        source.layout,
+        repo_id=weights.hub.repo_id,
+        weights=weights,
+        source_info={
+            "url": source.url.split("?")[0],
+            "filename": source.filename,
+            "sha256": original_sha256,
+            "layout": source.layout,
+        },
+        cache_dir=cache_dir,
+    )
 
 
 def _ensure_dir(path: Path) -> Path:
