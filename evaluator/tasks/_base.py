@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from evaluator.preprocessing import ClassifierPreprocessing
 from zoo.errors import InvalidInputError
 
 State = dict[str, Any]
@@ -109,3 +110,30 @@ class ClassificationMetric:
         if state["total"] == 0:
             raise InvalidInputError("no images were evaluated")
         return state["correct"] / state["total"]
+
+
+class ClassifierTask:
+    """The Task methods CIFAR-10-C and ImageNet-C share: timm-style preprocessing and top-1 scoring.
+
+    Subclasses are dataclasses with a ``metric`` field (a :class:`ClassificationMetric`) and define ``open``.
+    """
+
+    metric: ClassificationMetric
+
+    def make_prepare(self, data_config: Any) -> ClassifierPreprocessing:
+        return ClassifierPreprocessing.from_data_config(data_config)
+
+    def describe_preprocessing(self, data_config: Any) -> dict[str, Any]:
+        return self.make_prepare(data_config).describe()
+
+    def new_state(self) -> State:
+        return self.metric.new_state()
+
+    def update(self, state: State, outputs: Any, targets: Sequence[Any], image_ids: Sequence[int]) -> None:
+        self.metric.update(state, outputs, targets, image_ids)
+
+    def merge(self, states: Sequence[State]) -> State:
+        return self.metric.merge(states)
+
+    def scores(self, state: State, dataset: Any) -> dict[str, float]:
+        return {"top1": self.metric.top1(state)}

@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evaluator.preprocessing import ClassifierPreprocessing
 from evaluator.safe_pickle import load_cifar_batch
-from evaluator.tasks._base import ClassificationMetric, State
+from evaluator.tasks._base import ClassificationMetric, ClassifierTask
 from zoo.errors import DatasetNotFoundError, InvalidInputError
 
 DOWNLOAD_HINT = "rzoo data download cifar10-c --root {root}"
@@ -95,7 +94,7 @@ def _load_npy(path: Path, shape: tuple[int, ...]) -> Any:
 
 
 @dataclass
-class Cifar10C:
+class Cifar10C(ClassifierTask):
     name: str = "cifar10-c"
     param_set: str = "cifar10-c"
     metric_names: tuple[str, ...] = ("top1",)
@@ -129,24 +128,6 @@ class Cifar10C:
         if limit is not None:
             images, labels = images[:limit], labels[:limit]
         return Cifar10CDataset(images, labels, corrupted_dir, block)
-
-    def make_prepare(self, data_config: Any) -> ClassifierPreprocessing:
-        return ClassifierPreprocessing.from_data_config(data_config)
-
-    def describe_preprocessing(self, data_config: Any) -> dict[str, Any]:
-        return self.make_prepare(data_config).describe()
-
-    def new_state(self) -> State:
-        return self.metric.new_state()
-
-    def update(self, state: State, outputs: Any, targets: Sequence[Any], image_ids: Sequence[int]) -> None:
-        self.metric.update(state, outputs, targets, image_ids)
-
-    def merge(self, states: Sequence[State]) -> State:
-        return self.metric.merge(states)
-
-    def scores(self, state: State, dataset: Any) -> dict[str, float]:
-        return {"top1": self.metric.top1(state)}
 
 
 TASK = Cifar10C()

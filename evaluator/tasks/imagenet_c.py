@@ -25,8 +25,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from evaluator.preprocessing import ClassifierPreprocessing
-from evaluator.tasks._base import ClassificationMetric, State
+from evaluator.tasks._base import ClassificationMetric, ClassifierTask
 from zoo.errors import DatasetNotFoundError, InvalidInputError
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
@@ -146,7 +145,7 @@ def balanced_subset(samples: Sequence[ImageNetSample], n: int) -> list[ImageNetS
 
 
 @dataclass
-class ImageNetC:
+class ImageNetC(ClassifierTask):
     name: str = "imagenet-c"
     param_set: str = "imagenet-c"
     metric_names: tuple[str, ...] = ("top1",)
@@ -171,24 +170,6 @@ class ImageNetC:
             samples = samples[:limit]
         corrupted = next((root / d for d in CORRUPTED_DIRS if (root / d).is_dir()), None)
         return ImageNetCDataset(root, samples, corrupted)
-
-    def make_prepare(self, data_config: Any) -> ClassifierPreprocessing:
-        return ClassifierPreprocessing.from_data_config(data_config)
-
-    def describe_preprocessing(self, data_config: Any) -> dict[str, Any]:
-        return self.make_prepare(data_config).describe()
-
-    def new_state(self) -> State:
-        return self.metric.new_state()
-
-    def update(self, state: State, outputs: Any, targets: Sequence[Any], image_ids: Sequence[Any]) -> None:
-        self.metric.update(state, outputs, targets, image_ids)
-
-    def merge(self, states: Sequence[State]) -> State:
-        return self.metric.merge(states)
-
-    def scores(self, state: State, dataset: Any) -> dict[str, float]:
-        return {"top1": self.metric.top1(state)}
 
 
 TASK = ImageNetC()
