@@ -8,25 +8,15 @@ from dataclasses import dataclass, field
 import torch
 import torch.distributed as dist
 
+from evaluator.distributed import DistContext as RankContext
+
 
 @dataclass(frozen=True)
-class DistContext:
-    rank: int = 0
-    world_size: int = 1
+class DistContext(RankContext):
+    """The evaluator's rank context (rank, world size, barrier...) plus where this rank trains."""
+
     local_rank: int = 0
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-    def barrier(self) -> None:
-        if self.enabled:
-            dist.barrier()
 
 
 def resolve_device(name: str, local_rank: int) -> torch.device:
