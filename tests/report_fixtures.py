@@ -7,9 +7,14 @@ so mPC = clean * (1 - 3k) and rPC = 1 - 3k exactly.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+
 from evaluator.protocol import COMMON_CORRUPTIONS, SEVERITIES
 from evaluator.results import CheckpointIdentity, EvalResult, summarize_metric
-from zoo import DataConfig, HubLocation, Provenance, ReferenceMetrics, Weights
+from zoo import DataConfig, HubLocation, Provenance, ReferenceMetrics, Weights, register
+from zoo._registry import unregister
 
 PRIMARY = {"cifar10-c": "top1", "coco-c": "box_ap", "ade20k-c": "miou", "imagenet-c": "top1"}
 
@@ -78,6 +83,16 @@ def zoo_entry(name: str, top1: float | None, mce: float | None) -> Weights:
         metrics=ReferenceMetrics(imagenet_top1=top1, imagenet_c_mce=mce, source="test"),
         data_config=DataConfig(),
     )
+
+
+@pytest.fixture
+def zoo_test_backbones() -> Iterator[None]:
+    """ZOO_TEST_BACKBONES registered in the zoo for one test (use with ``pytest.mark.usefixtures``)."""
+    for name, (top1, mce) in ZOO_TEST_BACKBONES.items():
+        register(zoo_entry(name, top1, mce))
+    yield
+    for name in ZOO_TEST_BACKBONES:
+        unregister(name)
 
 
 def write_robustbench_csv(path, rows: dict[str, float], order=COMMON_CORRUPTIONS) -> None:

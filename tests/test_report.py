@@ -16,21 +16,19 @@ from evaluator.report import Sourced, UpstreamMetrics, build_report
 from evaluator.report.correlation import rank_correlation
 from evaluator.report.identity import Assignment, ReportMapping
 from evaluator.report.upstream import SOURCE_ROBUSTBENCH, SOURCE_RZOO, SOURCE_ZOO
-from tests.report_fixtures import ZOO_TEST_BACKBONES, downstream, make_result, table, zoo_entry
-from zoo import register
-from zoo._registry import unregister
+from tests.report_fixtures import (
+    ZOO_TEST_BACKBONES,
+    downstream,
+    make_result,
+    table,
+    zoo_test_backbones,  # noqa: F401 (fixture)
+)
 from zoo.errors import InvalidInputError
 
 A, B, C, D, NOMCE = ZOO_TEST_BACKBONES
 
 
-@pytest.fixture(autouse=True)
-def zoo_test_backbones():
-    for name, (top1, mce) in ZOO_TEST_BACKBONES.items():
-        register(zoo_entry(name, top1, mce))
-    yield
-    for name in ZOO_TEST_BACKBONES:
-        unregister(name)
+pytestmark = pytest.mark.usefixtures("zoo_test_backbones")
 
 
 def _cifar_set():

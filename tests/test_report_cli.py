@@ -12,23 +12,15 @@ from tests.report_fixtures import (
     downstream,
     make_result,
     write_robustbench_csv,
-    zoo_entry,
+    zoo_test_backbones,  # noqa: F401 (fixture)
 )
-from zoo import register
-from zoo._registry import unregister
 from zoo.cli import app
 
 runner = CliRunner()
 A, B, C, D, _ = ZOO_TEST_BACKBONES
 
 
-@pytest.fixture(autouse=True)
-def zoo_test_backbones():
-    for name, (top1, mce) in ZOO_TEST_BACKBONES.items():
-        register(zoo_entry(name, top1, mce))
-    yield
-    for name in ZOO_TEST_BACKBONES:
-        unregister(name)
+pytestmark = pytest.mark.usefixtures("zoo_test_backbones")
 
 
 @pytest.fixture
