@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from evaluator.report.upstream import (
     collect_upstream,
     robustbench_rows_by_backbone,
 )
-from evaluator.results import TASKS, EvalResult, atomic_write_text
+from evaluator.results import TASKS, EvalResult, atomic_write_bytes, atomic_write_text
 from zoo.errors import InvalidInputError
 
 Table = Mapping[str, Mapping[int, float]]
@@ -146,7 +145,7 @@ class Report:
         if out.exists() and not out.is_dir():
             raise InvalidInputError(f"output folder {out} exists and is not a folder")
         for fig in self.figures:
-            _atomic_write_bytes(out / fig.path, fig.png)
+            atomic_write_bytes(out / fig.path, fig.png)
         current = {out / f.path for f in self.figures}
         for task in TASKS:
             for kind in FIGURE_KINDS:
@@ -324,15 +323,3 @@ def _with_figures(
         for kind, title, draw in specs
     )
     return TaskSection(section.task, section.tables, section.correlations, section.sentence, figs)
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
