@@ -39,6 +39,22 @@ class Dataset(Protocol):
     def describe(self) -> dict[str, Any]: ...
 
 
+class GeneratedCorruptionsDataset:
+    """The Dataset members of a task with no released corrupted copies (COCO-C, ADE20K-C).
+
+    Every corruption is generated on the fly; subclasses define ``__len__``, ``image_id`` and ``load``.
+    """
+
+    def has_precomputed(self, corruption: str, severity: int) -> bool:
+        return False
+
+    def load_precomputed(self, index: int, corruption: str, severity: int) -> None:
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        return {"num_images": len(self)}
+
+
 class Task(Protocol):
     name: str
     param_set: str  # the corruption parameter set ("imagenet-c" | "cifar10-c")

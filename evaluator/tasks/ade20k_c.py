@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evaluator.tasks._base import State, check_finite
+from evaluator.tasks._base import GeneratedCorruptionsDataset, State, check_finite
 from evaluator.tasks._dense import head_setting, normalization
 from evaluator.tasks.imagenet_c import decode_image
 from zoo.errors import DatasetNotFoundError, InvalidInputError
@@ -87,7 +87,7 @@ def load_annotation(path: Path) -> Any:
 
 
 @dataclass
-class ADE20KDataset:
+class ADE20KDataset(GeneratedCorruptionsDataset):
     images_dir: Path
     labels_dir: Path
     stems: list[str]
@@ -107,15 +107,6 @@ class ADE20KDataset:
                 f"{stem}: image {tuple(image.shape[1:])} and labels {tuple(labels.shape)} differ"
             )
         return image, labels
-
-    def has_precomputed(self, corruption: str, severity: int) -> bool:
-        return False
-
-    def load_precomputed(self, index: int, corruption: str, severity: int) -> None:
-        return None
-
-    def describe(self) -> dict[str, Any]:
-        return {"num_images": len(self)}
 
 
 @dataclass(frozen=True)

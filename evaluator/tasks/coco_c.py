@@ -26,7 +26,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from evaluator.tasks._base import State, check_finite
+from evaluator.tasks._base import GeneratedCorruptionsDataset, State, check_finite
 from evaluator.tasks._dense import head_setting
 from evaluator.tasks.imagenet_c import decode_image
 from zoo.errors import DatasetNotFoundError, InvalidInputError
@@ -38,7 +38,7 @@ MASK_THRESHOLD = 0.5
 
 
 @dataclass
-class CocoDataset:
+class CocoDataset(GeneratedCorruptionsDataset):
     root: Path
     annotation_file: Path
     image_ids: list[int]
@@ -53,15 +53,6 @@ class CocoDataset:
     def load(self, index: int) -> tuple[Any, int]:
         image_id = self.image_ids[index]
         return decode_image(self.root / IMAGES / self.file_names[image_id]), image_id
-
-    def has_precomputed(self, corruption: str, severity: int) -> bool:
-        return False
-
-    def load_precomputed(self, index: int, corruption: str, severity: int) -> None:
-        return None
-
-    def describe(self) -> dict[str, Any]:
-        return {"num_images": len(self)}
 
     @cached_property
     def coco(self) -> Any:
