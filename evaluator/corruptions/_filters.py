@@ -222,11 +222,39 @@ def shifted_sum(x: torch.Tensor, taps: tuple[tuple[int, int, float], ...]) -> to
 
 
 def motion_blur(x: torch.Tensor, radius: int, sigma: float, angles: list[float]) -> torch.Tensor:
-    """imagecorruptions' ``_motion_blur`` on each image of ``x`` (N, C, H, W) with its own angle."""
-    h, w = x.shape[-2:]
-    return torch.stack(
-        [shifted_sum(img, motion_blur_taps(radius, sigma, a, h, w)) for img, a in zip(x, angles, strict=True)]
-    )
+    """imagecorruptions' ``_motion_blur`` on each image of ``x`` (N, C, H, W) with its own angle.
+
+    The weight of tap ``i`` depends only on (radius, sigma), its shift on the image's angle. So the
+    batch takes one gather and one ``add_`` per tap, not per image and tap: a window view of the
+    replicate-padded batch (``unfold``) is indexed at every image's shift. An image whose loop
+    stopped early (a shift leaving the image) gets zeros for its missing taps, which add exactly
+    nothing: the same float operations, in the same order, as ``shifted_sum``.
+    """
+    n, _, h, w = x.shape
+    per_image = [motion_blur_taps(radius, sigma, a, h, w) for a in angles]
+    count = max(len(t) for t in per_image)
+    if n == 1 or count == 0:
+        return torch.stack([shifted_sum(img, t) for img, t in zip(x, per_image, strict=True)])
+    py = max(abs(t[-1][0]) for t in per_image)  # shifts grow with the tap index
+    px = max(abs(t[-1][1]) for t in per_image)
+    xp = F.pad(x, (px, px, py, py), mode="replicate") if (py or px) else x
+    windows = xp.unfold(2, h, 1).unfold(3, w, 1)  # (N, C, 2py + 1, 2px + 1, H, W) view
+    weights = max(per_image, key=len)
+    tops = [[py - t[i][0] if i < len(t) else py for t in per_image] for i in range(count)]
+    lefts = [[px - t[i][1] if i < len(t) else px for t in per_image] for i in range(count)]
+    device = x.device
+    image = torch.arange(n, device=device)
+    top = torch.tensor(tops, device=device)
+    left = torch.tensor(lefts, device=device)
+    out = torch.zeros_like(x)
+    for i in range(count):
+        # the first tap never shifts (and every image has it)
+        shifted = x if i == 0 else windows[image, :, top[i], left[i]]
+        missing = [j for j, t in enumerate(per_image) if len(t) <= i]
+        if missing:
+            shifted.index_fill_(0, torch.tensor(missing, device=device), 0.0)
+        out.add_(shifted, alpha=weights[i][2])
+    return out
 
 
 def uniform(generator: torch.Generator, low: float, high: float) -> float:
