@@ -10,6 +10,7 @@ offsets) with a few batched gathers, resolving its chains of copies by pointer j
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -99,6 +100,7 @@ GAUSSIAN_BLUR = {
     "cifar10-c": (0.4, 0.6, 0.7, 0.8, 1.0),
 }
 MOTION_ANGLE_RANGE = (-45.0, 45.0)
+ZOOM_MATMUL_MAX_SIDE = 64  # zoom_blur: interpolation matrices up to this side, torch's kernel above
 
 
 # ---- helpers --------------------------------------------------------------------------------------
@@ -222,14 +224,54 @@ def apply_motion_blur(images: torch.Tensor, param: Motion, angles: list[float]) 
 
 
 def zoom_blur(images: torch.Tensor, param: Zoom, generators) -> torch.Tensor:
-    """Average of the image and its centre zooms by each factor (bilinear, top-left/centre crop)."""
+    """Average of the image and its centre zooms by each factor (bilinear, top-left/centre crop).
+
+    Each zoom is two products with small cached interpolation matrices (rows, then columns) that
+    hold torch's bilinear ``align_corners=True`` weights for just the output rows and columns kept:
+    a few BLAS calls instead of a resampling kernel on a strided crop (the same result as
+    ``F.interpolate`` up to float rounding). The dense products cost O(side) per pixel: larger
+    pictures keep torch's kernel.
+    """
     x = images
     h, w = x.shape[-2:]
+    device = _device_key(x.device)
     out = x.clone()
     factors = zoom_factors(param)
     for z in factors:
-        out += zoom_crop(x, z, param.centre_trim)[..., :h, :w]
+        if max(h, w) > ZOOM_MATMUL_MAX_SIDE:
+            out += zoom_crop(x, z, param.centre_trim)[..., :h, :w]
+            continue
+        top, rows = _zoom_matrix(h, z, param.centre_trim, device)
+        left, cols = _zoom_matrix(w, z, param.centre_trim, device)
+        crop = x[..., top : top + rows.shape[1], left : left + cols.shape[1]]
+        out += rows @ (crop @ cols.T)
     return out.mul_(1.0 / (len(factors) + 1)).clamp_(0, 255)
+
+
+def _device_key(device: torch.device) -> str:
+    return str(torch.device(device))
+
+
+@lru_cache(maxsize=256)
+def _zoom_matrix(side: int, zoom: float, centre_trim: bool, device: str) -> tuple[int, torch.Tensor]:
+    """``zoom_crop`` along one axis as (first input index, (side, crop) matrix): crop the centre
+    ceil(side / zoom) pixels, resample them bilinearly to round(crop * zoom) (align_corners=True,
+    float32 source positions as torch computes them) and keep ``side`` outputs (top-left, or the
+    centre with ``centre_trim``)."""
+    crop = math.ceil(side / zoom)
+    start = (side - crop) // 2
+    size = round(crop * zoom)
+    first = (size - side) // 2 if centre_trim else 0
+    m = np.zeros((side, crop), dtype=np.float32)
+    scale = np.float32((crop - 1) / (size - 1)) if size > 1 else np.float32(0)
+    for i in range(min(side, size - first)):
+        src = np.float32(scale * np.float32(first + i))
+        i0 = min(int(src), crop - 1)
+        lam1 = np.float32(src - np.float32(i0))
+        i1 = i0 + (1 if i0 < crop - 1 else 0)
+        m[i, i0] += np.float32(1) - lam1
+        m[i, i1] += lam1
+    return start, torch.from_numpy(m).to(device)
 
 
 def glass_blur(images: torch.Tensor, param: Glass, generators) -> torch.Tensor:
