@@ -185,28 +185,35 @@ def zoom_crop(x: torch.Tensor, zoom: float, centre_trim: bool) -> torch.Tensor:
     return zoomed
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=64)
+def _motion_weights(radius: int, sigma: float) -> tuple[float, ...]:
+    width = radius * 2 + 1
+    k = np.exp(-(np.arange(width) ** 2) / (2 * sigma**2)) / (np.sqrt(2 * np.pi) * sigma)
+    return tuple((k / k.sum()).tolist())
+
+
 def motion_blur_taps(
     radius: int, sigma: float, angle: float, h: int, w: int
 ) -> tuple[tuple[int, int, float], ...]:
     """The (dy, dx, weight) shifts of imagecorruptions' ``_motion_blur`` (a numpy copy of Wand's).
 
     A one-sided Gaussian of width 2*radius+1 along ``angle`` degrees; the loop stops when a shift
-    would leave an image of size (h, w), exactly as the reference does.
+    would leave an image of size (h, w), exactly as the reference does. The shifts of all taps are
+    computed at once (the same float64 operations as the reference's loop); angles are random
+    floats, so they are not cached, the weights are.
     """
-    width = radius * 2 + 1
-    k = np.exp(-(np.arange(width) ** 2) / (2 * sigma**2)) / (np.sqrt(2 * np.pi) * sigma)
-    k = k / k.sum()
+    weights = _motion_weights(radius, sigma)
+    width = len(weights)
     py, px = width * np.sin(np.deg2rad(angle)), width * np.cos(np.deg2rad(angle))
     hypot = math.hypot(py, px)
-    taps = []
-    for i in range(width):
-        dy = -math.ceil(((i * py) / hypot) - 0.5)
-        dx = -math.ceil(((i * px) / hypot) - 0.5)
-        if abs(dy) >= h or abs(dx) >= w:
-            break
-        taps.append((dy, dx, float(k[i])))
-    return tuple(taps)
+    i = np.arange(width)
+    dy = -np.ceil(((i * py) / hypot) - 0.5)
+    dx = -np.ceil(((i * px) / hypot) - 0.5)
+    outside = (np.abs(dy) >= h) | (np.abs(dx) >= w)
+    count = int(outside.argmax()) if outside.any() else width
+    return tuple(
+        zip(dy[:count].astype(int).tolist(), dx[:count].astype(int).tolist(), weights[:count], strict=True)
+    )
 
 
 def shifted_sum(x: torch.Tensor, taps: tuple[tuple[int, int, float], ...]) -> torch.Tensor:
