@@ -3,8 +3,6 @@ labelled grid of every corruption x severity."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -42,20 +40,17 @@ def check_writable(path: str | Path) -> str:
 
 def write_picture(picture: np.ndarray, path: str | Path) -> Path:
     """Write an (H, W, 3) uint8 picture through a temporary file and an atomic rename."""
+    import io
+
     from PIL import Image
+
+    from evaluator.results import atomic_write_bytes
 
     path = Path(path)
     fmt = check_writable(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(picture).save(fh, format=fmt)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    encoded = io.BytesIO()
+    Image.fromarray(picture).save(encoded, format=fmt)
+    return atomic_write_bytes(path, encoded.getvalue())
 
 
 def _font(size: int):
