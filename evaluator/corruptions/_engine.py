@@ -6,10 +6,7 @@ the way ``imagecorruptions.corrupt`` does (``np.uint8(np.clip(x, 0, 255))``: cli
 
 from __future__ import annotations
 
-import functools
-import math
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -90,37 +87,13 @@ def _check_batch(x: torch.Tensor) -> None:
 
 
 CPU_CHUNK_BYTES = 2 << 20  # float32 bytes per family call on the CPU (see _spec.py)
-CHUNKS_PER_THREAD = 2  # a batch is split in at least this many chunks per CPU thread, to balance them
 
 
-def cpu_workers() -> int:
-    """How many chunks run at once on the CPU: torch's thread count (``torch.set_num_threads``)."""
-    return max(1, torch.get_num_threads())
-
-
-def _one_thread_per_worker() -> None:
-    # A pool thread runs torch ops on one thread: OpenMP's thread count is per calling thread, and each
-    # pool thread would otherwise start its own team of get_num_threads() OpenMP threads, whose
-    # spin-waiting burns the cores the other chunks need (measured: ~2x the CPU time, no speed-up).
-    torch.set_num_threads(1)
-
-
-@functools.lru_cache(maxsize=8)
-def _pool(workers: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(
-        max_workers=workers, thread_name_prefix="rzoo-corrupt", initializer=_one_thread_per_worker
-    )
-
-
-def chunk_size(height: int, width: int, device: torch.device, count: int = 1, workers: int = 1) -> int:
-    """How many pictures one family call gets: all of them on a GPU; on the CPU about 2 MB of float32,
-    and few enough that ``workers`` threads get ``CHUNKS_PER_THREAD`` chunks each."""
+def chunk_size(height: int, width: int, device: torch.device) -> int:
+    """How many pictures one family call gets: all of them on a GPU, about 2 MB of float32 on the CPU."""
     if device.type != "cpu":
         return 1 << 30
-    by_bytes = max(1, CPU_CHUNK_BYTES // (3 * height * width * 4))
-    if workers <= 1:
-        return by_bytes
-    return max(1, min(by_bytes, math.ceil(count / (workers * CHUNKS_PER_THREAD))))
+    return max(1, CPU_CHUNK_BYTES // (3 * height * width * 4))
 
 
 def run_batch(
@@ -128,35 +101,24 @@ def run_batch(
 ) -> torch.Tensor:
     """Corrupt one same-sized (N, 3, H, W) uint8 batch; returns uint8 on ``x``'s device.
 
-    On the CPU the chunks run on a pool of ``torch.get_num_threads()`` threads (torch ops, Pillow and
-    libjpeg release the GIL). Every picture draws only from its own generator, so the output does not
-    depend on the chunking or on which thread ran a chunk."""
+    The chunks run one after the other in the calling thread, each torch op on torch's intra-op
+    threads; per-picture work that torch cannot spread (random fills, Pillow's codecs) goes through
+    ``_ops.map_pictures``. Every picture draws only from its own generator, so the output does not
+    depend on the chunking or on the thread count."""
     check_size(x.shape[2], x.shape[3], params)
     work = x.to(device) if device is not None else x
     param = spec.param(params, severity)
     gens = seeding.generators(seeds)
     out = torch.empty_like(work)
-    workers = cpu_workers() if work.device.type == "cpu" else 1
-    step = chunk_size(x.shape[2], x.shape[3], work.device, work.shape[0], workers)
-
-    def run_chunk(start: int) -> None:
+    step = chunk_size(x.shape[2], x.shape[3], work.device)
+    for start in range(0, work.shape[0], step):
         chunk = work[start : start + step]
         if spec.uint8_io:
-            result = spec.fn(chunk.contiguous(), param, gens[start : start + step])
-        else:
-            floats = chunk.to(torch.float32, memory_format=torch.contiguous_format)
-            result = spec.fn(floats, param, gens[start : start + step]).clamp_(0, 255)
-            store_uint8(out[start : start + step], result)
-            return
-        out[start : start + step] = result
-
-    starts = range(0, work.shape[0], step)
-    if workers > 1 and len(starts) > 1:
-        for done in [_pool(workers).submit(run_chunk, start) for start in starts]:
-            done.result()  # (re-raises a chunk's error)
-    else:
-        for start in starts:
-            run_chunk(start)
+            out[start : start + step] = spec.fn(chunk.contiguous(), param, gens[start : start + step])
+            continue
+        floats = chunk.to(torch.float32, memory_format=torch.contiguous_format)
+        result = spec.fn(floats, param, gens[start : start + step]).clamp_(0, 255)
+        store_uint8(out[start : start + step], result)
     return out.to(x.device)
 
 

@@ -7,21 +7,66 @@ images' device, so an image's corruption does not depend on its batch neighbours
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import torch
 
+T = TypeVar("T")
+R = TypeVar("R")
 
-def per_image(generators: Sequence[torch.Generator], draw: Callable[[torch.Generator], torch.Tensor], device):
-    """Stack ``draw(generator)`` for every image (on the CPU) and move the batch to ``device``."""
-    return torch.stack([draw(gen) for gen in generators]).to(device, non_blocking=True)
+# Per-picture work smaller than this many values runs in the calling thread: a hand-off to a pool
+# thread costs tens of microseconds, as much as a random fill of a 32 px picture.
+PARALLEL_MIN_VALUES = 1 << 14
+
+
+def _one_torch_thread() -> None:
+    # OpenMP's thread count is per calling thread: a pool thread keeps to one, so that the pool's
+    # threads and torch's intra-op threads do not both try to use every core.
+    torch.set_num_threads(1)
+
+
+@functools.lru_cache(maxsize=8)
+def _pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(
+        max_workers=workers, thread_name_prefix="rzoo-corrupt", initializer=_one_torch_thread
+    )
+
+
+def map_pictures(fn: Callable[[T], R], items: Iterable[T], values_per_picture: int) -> list[R]:
+    """``[fn(item) for item in items]``, spread over ``torch.get_num_threads()`` threads when each call
+    handles at least ``PARALLEL_MIN_VALUES`` values.
+
+    For per-picture work that torch's intra-op threads cannot spread: a random fill from one
+    picture's generator is sequential, and Pillow's codecs and resamplers work on one picture at a
+    time. All of them release the GIL. ``fn`` must only touch its own item's data: the results are the
+    same, in the same order, whatever the thread count. Inside a pool thread (one torch thread) the
+    calls run inline, so nested use cannot deadlock."""
+    items = list(items)
+    workers = min(torch.get_num_threads(), len(items))
+    if workers <= 1 or values_per_picture < PARALLEL_MIN_VALUES:
+        return [fn(item) for item in items]
+    return list(_pool(workers).map(fn, items))
+
+
+def stack_draws(
+    generators: Sequence[torch.Generator], draw: Callable[[torch.Generator], torch.Tensor], values: int
+) -> torch.Tensor:
+    """``torch.stack([draw(g) for g in generators])`` on the CPU, each ``draw`` making ``values`` values,
+    spread over threads by :func:`map_pictures`."""
+    return torch.stack(map_pictures(draw, generators, values))
 
 
 def _fill(generators, shape: Sequence[int], device, fill: str) -> torch.Tensor:
     out = torch.empty((len(generators), *shape))
-    for row, gen in zip(out, generators, strict=True):
-        getattr(row, fill)(generator=gen)
+    map_pictures(
+        lambda pair: getattr(pair[0], fill)(generator=pair[1]),
+        zip(out, generators, strict=True),
+        math.prod(shape),
+    )
     return out.to(device, non_blocking=True)
 
 

@@ -172,13 +172,13 @@ def pixelate(images: torch.Tensor, c: float, generators) -> torch.Tensor:
     from PIL import Image
 
     small = (int(w * c), int(h * c))
-    planes = images.contiguous().numpy()
-    out = np.empty_like(planes)
-    for i, picture in enumerate(planes):
+
+    def one(picture: np.ndarray) -> np.ndarray:
         rgb = Image.merge("RGB", [_plane_image(plane) for plane in picture])
-        pixelated = rgb.resize(small, Image.BOX).resize((w, h), Image.NEAREST)
-        out[i] = np.asarray(pixelated).transpose(2, 0, 1)
-    return torch.from_numpy(out)
+        return np.asarray(rgb.resize(small, Image.BOX).resize((w, h), Image.NEAREST)).transpose(2, 0, 1)
+
+    planes = images.contiguous().numpy()
+    return torch.from_numpy(np.stack(_ops.map_pictures(one, planes, planes[0].size)))
 
 
 def jpeg_compression(images: torch.Tensor, quality: int, generators) -> torch.Tensor:
@@ -190,14 +190,15 @@ def jpeg_compression(images: torch.Tensor, quality: int, generators) -> torch.Te
     from PIL import Image
     from torchvision.io import ImageReadMode, decode_jpeg
 
-    decoded = []
-    for picture in images.cpu().contiguous().numpy():
+    def one(picture: np.ndarray) -> torch.Tensor:
         rgb = Image.merge("RGB", [_plane_image(plane) for plane in picture])
         buffer = io.BytesIO()
         rgb.save(buffer, "JPEG", quality=int(quality))
         data = torch.frombuffer(bytearray(buffer.getbuffer()), dtype=torch.uint8)
-        decoded.append(decode_jpeg(data, mode=ImageReadMode.RGB))
-    return torch.stack(decoded).to(images.device)
+        return decode_jpeg(data, mode=ImageReadMode.RGB)
+
+    planes = images.cpu().contiguous().numpy()
+    return torch.stack(_ops.map_pictures(one, planes, planes[0].size)).to(images.device)
 
 
 def _affine_matrices(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
