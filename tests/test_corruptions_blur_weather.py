@@ -171,6 +171,8 @@ def test_cifar_random_corruptions_match_make_cifar_c_for_the_same_draws(name):
 
 
 def test_glass_blur_shuffle_equals_the_sequential_loop():
+    from evaluator.corruptions._glass_kernel import glass_shuffle_sources
+
     h, w = 41, 37
     for max_delta, iterations in ((1, 2), (2, 3), (4, 2)):
         param = blur.Glass(1.0, max_delta, iterations)
@@ -187,6 +189,9 @@ def test_glass_blur_shuffle_equals_the_sequential_loop():
                     x[r, c], x[rr, cc] = x[rr, cc], x[r, c]
         np.testing.assert_array_equal(x[..., 0].ravel(), sources)
         assert len(np.unique(sources)) < h * w  # pixels get duplicated, as in the reference
+        # the CPU's compiled loop (the GPU path above resolves the chains by pointer jumping)
+        codes = torch.stack(offsets, dim=1)[0].numpy()
+        np.testing.assert_array_equal(glass_shuffle_sources(h, w, max_delta, codes), sources)
 
 
 # ---- spatter's OpenCV steps ------------------------------------------------------------------------
@@ -212,6 +217,17 @@ def test_canny_distance_and_equalisation_match_opencv():
         ramp = (np.add.outer(np.arange(96), np.arange(80)) % 23).astype(np.uint8)
         eq = _filters.equalize_hist(torch.from_numpy(ramp)[None, None].float())[0, 0].numpy()
         np.testing.assert_array_equal(eq, cv2.equalizeHist(ramp))
+
+
+def test_drop_shading_torch_port_follows_opencv():
+    # the CPU runs OpenCV's steps themselves; a GPU runs their torch ports (rounding at the uint8
+    # casts may differ on a few pixels next to the drop outlines)
+    layers = torch.stack([torch.from_numpy(_liquid_layer(seed, 61, 47)) for seed in range(4)])[:, None]
+    opencv = weather._drop_shading_opencv(layers.float())
+    port = weather._drop_shading_torch(layers.float())
+    assert opencv.shape == port.shape == (4, 1, 61, 47)
+    assert (opencv - port).abs().mean() < 0.05
+    assert ((opencv - port).abs() > 1).float().mean() < 0.005
 
 
 # ---- cifar10-c (32 px) ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from evaluator.corruptions import _ops
 from evaluator.corruptions._filters import (
     filter2d,
     gaussian_filter,
@@ -137,13 +138,12 @@ def glass_offsets(h: int, w: int, param: Glass, generators) -> list[torch.Tensor
     """Per iteration, the (N, H*W) uint8 code of every pixel's offset: dy, dx = divmod(code, 2d) - d,
     uniform in [-d, d) each (one draw per pixel)."""
     span = 2 * param.max_delta
-    codes = []
-    for _ in range(param.iterations):
-        out = torch.empty(len(generators), h * w, dtype=torch.uint8)
-        for row, g in zip(out, generators, strict=True):
-            torch.randint(span * span, (h * w,), generator=g, out=row)
-        codes.append(out)
-    return codes
+
+    def draw(g: torch.Generator) -> torch.Tensor:  # (iterations, H*W): one picture's draws, in order
+        return torch.randint(span * span, (param.iterations, h * w), generator=g, dtype=torch.uint8)
+
+    codes = _ops.stack_draws(generators, draw, param.iterations * h * w)
+    return list(codes.unbind(1))
 
 
 @lru_cache(maxsize=32)
@@ -278,8 +278,17 @@ def glass_blur(images: torch.Tensor, param: Glass, generators) -> torch.Tensor:
     """Gaussian blur, truncate to uint8, the reference's local pixel shuffle, Gaussian blur again."""
     n, c, h, w = images.shape
     x = torch.floor_(gaussian_filter(images, param.sigma))  # np.uint8(gaussian(x / 255) * 255)
-    offsets = [o.to(images.device) for o in glass_offsets(h, w, param, generators)]
-    sources = glass_sources(h, w, param.max_delta, offsets)
+    offsets = glass_offsets(h, w, param, generators)
+    if images.device.type == "cpu":
+        from evaluator.corruptions._glass_kernel import glass_shuffle_sources
+
+        codes = torch.stack(offsets, dim=1).numpy()  # (N, iterations, H*W)
+        per_picture = _ops.map_pictures(
+            lambda c: glass_shuffle_sources(h, w, param.max_delta, c), codes, codes[0].size
+        )
+        sources = torch.from_numpy(np.stack(per_picture)).to(torch.int64)
+    else:
+        sources = glass_sources(h, w, param.max_delta, [o.to(images.device) for o in offsets])
     shuffled = torch.gather(x.reshape(n, c, h * w), 2, sources[:, None, :].expand(n, c, h * w))
     return gaussian_filter(shuffled.reshape(n, c, h, w), param.sigma).clamp_(0, 255)
 

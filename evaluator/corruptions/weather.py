@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from evaluator.corruptions import _ops
 from evaluator.corruptions._filters import (
     box_blur3,
     canny,
@@ -140,9 +141,11 @@ RGB_TO_GRAY = (0.299, 0.587, 0.114)  # cv2.COLOR_RGB2GRAY
 def snow(images: torch.Tensor, param: Snow, generators) -> torch.Tensor:
     """A zoomed, thresholded, motion-blurred noise layer added twice (and rotated) to a whitened image."""
     h, w = images.shape[-2:]
-    noise = torch.stack([torch.randn(h, w, generator=g) for g in generators])
-    angles = [uniform(g, *SNOW_ANGLE_RANGE) for g in generators]
-    return apply_snow(images, param, noise.to(images.device), angles)
+    drawn = _ops.map_pictures(
+        lambda g: (torch.randn(h, w, generator=g), uniform(g, *SNOW_ANGLE_RANGE)), generators, h * w
+    )  # per picture: the noise field, then the angle
+    noise = torch.stack([field for field, _ in drawn])
+    return apply_snow(images, param, noise.to(images.device), [angle for _, angle in drawn])
 
 
 def apply_snow(images: torch.Tensor, param: Snow, noise: torch.Tensor, angles: list[float]) -> torch.Tensor:
@@ -317,7 +320,8 @@ def fog(images: torch.Tensor, param: Fog, generators) -> torch.Tensor:
     """Add a plasma fractal (cropped top-left from a power-of-two map) and rescale the contrast."""
     h, w = images.shape[-2:]
     mapsize = next_power_of_2(max(h, w))
-    draws = torch.stack([torch.rand(plasma_draws(mapsize), generator=g) for g in generators])
+    count = plasma_draws(mapsize)
+    draws = _ops.stack_draws(generators, lambda g: torch.rand(count, generator=g), count)
     plasma = plasma_fractal(mapsize, param.wibble_decay, draws.to(images.device))
     return apply_fog(images, param, plasma)
 
@@ -353,7 +357,7 @@ def brightness(images: torch.Tensor, amount: float, generators) -> torch.Tensor:
 def spatter(images: torch.Tensor, param: Spatter, generators) -> torch.Tensor:
     """Water drops (embossed outlines of a thresholded smooth noise field) or mud splashes."""
     h, w = images.shape[-2:]
-    noise = torch.stack([torch.randn(h, w, generator=g) for g in generators])
+    noise = _ops.stack_draws(generators, lambda g: torch.randn(h, w, generator=g), h * w)
     return apply_spatter(images, param, noise.to(images.device))
 
 
@@ -377,6 +381,34 @@ _EMBOSS = ((-1, -1, -2), (-1, 0, -1), (0, -1, -1), (0, 0, 1), (0, 1, 1), (1, 0, 
 def water_drops(liquid: torch.Tensor) -> torch.Tensor:
     """The reference's water-drop intensity (N, 1, H, W) in [0, 1] from the thresholded liquid layer."""
     layer = torch.floor(liquid * 255).clamp_(0, 255)  # (liquid * 255).astype(np.uint8)
+    shading = _drop_shading_opencv if layer.device.type == "cpu" else _drop_shading_torch
+    dist = shading(layer)
+    drops = layer.to(torch.float32) * dist
+    peak = drops.amax(dim=(1, 2, 3), keepdim=True)
+    return torch.where(peak > 0, drops / peak.clamp(min=1e-12), 0.0)
+
+
+_EMBOSS_KERNEL = np.array([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]], dtype=np.float32)
+
+
+def _drop_shading_opencv(layer: torch.Tensor) -> torch.Tensor:
+    """The reference's OpenCV steps from the uint8 liquid layer (N, 1, H, W) to the drops' shading
+    (distance to the drop outlines, equalised and embossed), on the CPU: OpenCV itself, one picture per
+    call on ``_ops.map_pictures``' threads (OpenCV releases the GIL)."""
+    import cv2
+
+    def one(picture: np.ndarray) -> np.ndarray:
+        dist = cv2.distanceTransform(255 - cv2.Canny(picture, 50, 150), cv2.DIST_L2, 5)
+        _, dist = cv2.threshold(dist, 20, 20, cv2.THRESH_TRUNC)
+        dist = cv2.equalizeHist(cv2.blur(dist, (3, 3)).astype(np.uint8))
+        return cv2.blur(cv2.filter2D(dist, cv2.CV_8U, _EMBOSS_KERNEL), (3, 3)).astype(np.float32)
+
+    planes = layer[:, 0].to(torch.uint8).numpy()
+    return torch.from_numpy(np.stack(_ops.map_pictures(one, planes, planes[0].size)))[:, None]
+
+
+def _drop_shading_torch(layer: torch.Tensor) -> torch.Tensor:
+    """:func:`_drop_shading_opencv` as torch ports of the OpenCV steps (for pictures on a GPU)."""
     edges = canny(layer, 50, 150)
     dist = chamfer_distance(edges, cap=20)
     dist = torch.floor(box_blur3(dist.to(torch.float64)).to(torch.float32))  # blur, astype(uint8)
@@ -388,10 +420,7 @@ def water_drops(liquid: torch.Tensor) -> torch.Tensor:
     for dy, dx, weight in _EMBOSS:
         embossed.add_(padded[..., 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w], alpha=weight)
     dist = embossed.clamp_(0, 255)
-    dist = torch.round(box_blur3(dist))  # cv2.blur on uint8 rounds
-    drops = layer.to(torch.float32) * dist
-    peak = drops.amax(dim=(1, 2, 3), keepdim=True)
-    return torch.where(peak > 0, drops / peak.clamp(min=1e-12), 0.0)
+    return torch.round(box_blur3(dist))  # cv2.blur on uint8 rounds
 
 
 SPECS: tuple[CorruptionSpec, ...] = (
