@@ -61,7 +61,9 @@ def main() -> None:
     parser.add_argument("--images-224", type=int, default=16, help="test images for the 224-px recipe ratio")
     parser.add_argument("--full-run-images", type=int, default=100, help="test images of the full .npy run")
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--workers", type=int, default=None, help="prefetching threads (default: EvalConfig's, 0 on the CPU)"
+    )
     args = parser.parse_args()
 
     import numpy as np

@@ -140,8 +140,9 @@ def evaluate_model(
     # One stream of batches over all shards still to run, so that prefetching crosses shard
     # boundaries and the model never waits for the first batch of the next shard.
     work = [(key, chunk) for key in todo for chunk in chunks]
-    with progress, ThreadPoolExecutor(max_workers=max(1, cfg.num_workers)) as pool:
-        stream = _prefetch(pool, produce, work, depth=max(2, cfg.num_workers + 1))
+    workers = cfg.prefetch_workers
+    with progress, ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        stream = _prefetch(pool, produce, work, depth=workers + 1 if workers else 0)
         try:
             for key in todo:
                 progress.describe(key)
@@ -239,7 +240,11 @@ def _load_images(task: Task, dataset: Any, chunk: list[int], key: ShardKey, corr
 def _prefetch(
     pool: ThreadPoolExecutor, fn: Callable[[Any], Any], items: Sequence[Any], depth: int
 ) -> Iterator[Any]:
-    """``map(fn, items)`` in order, keeping ``depth`` items in flight on ``pool``."""
+    """``map(fn, items)`` in order, keeping ``depth`` items in flight on ``pool`` (0: computed lazily
+    in the calling thread, one at a time)."""
+    if depth == 0:
+        yield from map(fn, items)
+        return
     pending: deque[Any] = deque()
     it = iter(items)
     for item in it:

@@ -150,3 +150,31 @@ def test_wrong_number_of_classes_is_refused(tmp_path) -> None:
         evaluate_model(
             _mut(tiny_cnn(num_classes=1000)), EvalConfig("t", "cifar10-c", tmp_path, progress=False)
         )
+
+
+def test_prefetching_threads_do_not_change_the_numbers(tmp_path) -> None:
+    # on the fly: prepared in turn in the model's thread (the CPU default) or by 2 prefetching threads
+    write_cifar10(tmp_path, n=37)
+    model = tiny_cnn()
+    results = []
+    for workers in (None, 2):
+        cfg = EvalConfig(
+            "tiny",
+            "cifar10-c",
+            tmp_path,
+            corruptions=("gaussian_noise", "pixelate"),
+            severities=(2, 5),
+            batch_size=8,
+            progress=False,
+            num_workers=workers,
+        )
+        results.append(evaluate_model(_mut(model), cfg).to_dict()["metrics"])
+    assert results[0] == results[1]
+
+
+def test_batches_are_prepared_in_turn_on_the_cpu_and_ahead_on_a_gpu(tmp_path) -> None:
+    assert EvalConfig("t", "cifar10-c", tmp_path).prefetch_workers == 0
+    assert EvalConfig("t", "cifar10-c", tmp_path, device="cuda").prefetch_workers == 2
+    assert EvalConfig("t", "cifar10-c", tmp_path, num_workers=3).prefetch_workers == 3
+    with pytest.raises(InvalidInputError, match="--workers must be >= 0"):
+        EvalConfig("t", "cifar10-c", tmp_path, num_workers=-1)

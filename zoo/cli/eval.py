@@ -50,7 +50,13 @@ def eval_command(
     batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
     device: Annotated[str, typer.Option(help="cpu | cuda | cuda:N")] = "cpu",
     runtime: Annotated[str, typer.Option(help="torch | onnx (ONNX Runtime)")] = "torch",
-    workers: Annotated[int, typer.Option(help="Threads that decode and corrupt ahead of the model.")] = 2,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Threads that decode and corrupt ahead of the model (default: 0 on the CPU, where the "
+            "model uses every core and batches are prepared in turn; 2 on a GPU)."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Benchmark seed of on-the-fly corruptions.")] = 0,
     work_dir: Annotated[
         Path | None, typer.Option("--work-dir", help="Where finished shards are kept.")
