@@ -22,7 +22,8 @@ class EvalConfig:
     - ``corruptions``: default the 15 common ones, plus the 4 holdout ones when ``holdout``.
     - ``work_dir``: where finished shards are persisted; with ``resume`` they are reused.
     - ``seed``: the benchmark seed of on-the-fly corruptions (per image, see ``evaluator.corruptions``).
-    - ``subset``: ImageNet-C only, evaluate the fixed RobustBench-style subset of this many images.
+    - ``subset``: ImageNet-C only, evaluate the first N (1..5000) images of RobustBench's ImageNet-C
+      list, exactly its evaluation set (needs ``pip install --no-deps robustbench==1.1.1``).
     - ``num_workers``: threads that decode, corrupt and preprocess ahead of the model. ``None`` (the
       default): 0 on the CPU, where the model's forward pass already uses every core and batches are
       prepared between forward passes (with every core, see :func:`prefetch_workers`); 2 on a GPU.

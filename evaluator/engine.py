@@ -100,12 +100,13 @@ def evaluate_model(
     corruptor = Corruptor(task.param_set, cfg.seed, device)
     keys = [ShardKey(CLEAN, 0)] + [ShardKey(c, s) for c in cfg.selected_corruptions for s in cfg.severities]
     preprocessing = task.describe_preprocessing(mut.data_config)
+    subset = dataset.describe().get("subset")  # the named selection, e.g. robustbench-imagenet-5000[:N]
     description = {
         "task": cfg.task,
         "checkpoint": asdict(mut.identity),
         "runtime": cfg.runtime,
         "limit": cfg.limit,
-        "subset": cfg.subset,
+        "subset": subset,
         "seed": cfg.seed,
         "corruption_params": task.param_set,
         "corruption_backend": corruptor.backend,
@@ -181,6 +182,7 @@ def evaluate_model(
         world_size=dist.world_size,
         wall_time_s=round(time.perf_counter() - started, 3),
         started_at=started_at,
+        subset=subset,
     )
     return EvalResult(
         task=cfg.task,

@@ -20,10 +20,16 @@ A results file is one JSON object::
         }
       },
       "manifest": {rzoo/torch/timm versions, corruption backend, parameter set and seed, device,
-                   runtime, preprocessing, world size, wall time, start time}
+                   runtime, preprocessing, world size, wall time, start time,
+                   "subset": null | "robustbench-imagenet-5000[:N]"}   # see below
     }
 
 Severity keys are strings in JSON and ints in Python. Every number is a float, never a string.
+
+``manifest.subset`` names the fixed selection of images evaluated instead of the whole clean set:
+``"robustbench-imagenet-5000[:N]"`` is ImageNet-C's ``--subset N``, the first N images of RobustBench's
+5000-image ImageNet list in its order; ``null`` (and files written before the field existed) means the
+whole set (or its first ``num_images`` with ``--limit``).
 
 For a downstream result (CIFAR-10-C, COCO-C, ADE20K-C) the checkpoint identity may say where the
 evaluated model came from: ``base_model`` is the upstream zoo backbone it was fine-tuned from
@@ -81,6 +87,7 @@ class Manifest:
     world_size: int = 1
     wall_time_s: float = 0.0
     started_at: str = ""
+    subset: str | None = None  # a named image selection, e.g. "robustbench-imagenet-5000[:5000]"
 
 
 @dataclass(frozen=True)

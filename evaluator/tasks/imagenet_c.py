@@ -11,15 +11,17 @@ Released ImageNet-C images are already resized and center-cropped to 224 px: the
 already at the model's input size) only get normalised. Missing released corruptions are generated on
 the fly with the ``imagenet-c`` parameters at the image's original resolution, before the resize.
 
-``limit`` keeps the first N images in (wnid, file name) order. ``subset`` picks a fixed,
-class-balanced selection: classes in wnid order, the first images of each class by file name, taken
-round-robin (5000 -> 5 per class), like RobustBench's 5000-image evaluation set (not its exact list).
+``limit`` keeps the first N images in (wnid, file name) order. ``subset`` (1..5000) evaluates exactly
+RobustBench's ImageNet-C images: the first N lines of its ``helper_files/imagenet_test_image_ids.txt``
+(``<wnid>/<file>``, in that order, as its ``load_imagenetc(n_examples)`` takes them), labelled by its
+``imagenet_class_to_id_map.json``. The list is read from the installed ``robustbench`` distribution's
+files without importing robustbench (``pip install --no-deps robustbench==1.1.1``); results record the
+selection as ``robustbench-imagenet-5000[:N]``. ``limit`` then keeps the first images of that list.
 mCE and relative mCE are reported only when all 15 corruptions x 5 severities were evaluated.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -35,6 +37,10 @@ DOWNLOAD_HINT = (
     "(and optionally ImageNet-C as {root}/ImageNet-C/<corruption>/<severity>/<wnid>/*.JPEG); "
     "see `rzoo data download --help`"
 )
+ROBUSTBENCH_IMAGES = 5000
+ROBUSTBENCH_INSTALL = "pip install --no-deps robustbench==1.1.1"
+ROBUSTBENCH_LIST = "helper_files/imagenet_test_image_ids.txt"
+ROBUSTBENCH_CLASSES = "helper_files/imagenet_class_to_id_map.json"
 
 
 @cache
@@ -79,6 +85,7 @@ class ImageNetCDataset:
     root: Path
     samples: list[ImageNetSample]
     corrupted_root: Path | None
+    subset: str | None = None  # the named selection (see subset_name), None for the whole val folder
     _present: dict[tuple[str, int], bool] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -112,7 +119,7 @@ class ImageNetCDataset:
         return decode_image(path)
 
     def describe(self) -> dict[str, Any]:
-        return {"num_images": len(self)}
+        return {"num_images": len(self), "subset": self.subset}
 
 
 def list_samples(val: Path) -> list[ImageNetSample]:
@@ -129,19 +136,54 @@ def list_samples(val: Path) -> list[ImageNetSample]:
     return samples
 
 
-def balanced_subset(samples: Sequence[ImageNetSample], n: int) -> list[ImageNetSample]:
-    """The first ``n`` images taking one per class in turn (classes by wnid, images by file name)."""
-    by_class: dict[str, list[ImageNetSample]] = {}
-    for s in samples:
-        by_class.setdefault(s.wnid, []).append(s)
-    chosen: list[ImageNetSample] = []
-    depth = 0
-    while len(chosen) < n and any(depth < len(v) for v in by_class.values()):
-        for wnid in sorted(by_class):
-            if depth < len(by_class[wnid]) and len(chosen) < n:
-                chosen.append(by_class[wnid][depth])
-        depth += 1
-    return sorted(chosen, key=lambda s: (s.wnid, s.filename))
+def robustbench_helper_dir() -> Path | None:
+    """The ``helper_files`` folder's parent in the installed ``robustbench`` distribution, or None
+    when robustbench is not installed (found without importing it: its ``__init__`` imports
+    dependencies rzoo does not install)."""
+    import importlib.metadata
+
+    try:
+        dist = importlib.metadata.distribution("robustbench")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for file in dist.files or ():
+        if file.as_posix() == f"robustbench/{ROBUSTBENCH_LIST}":
+            return Path(dist.locate_file(file)).parent.parent
+    return None
+
+
+def robustbench_subset(n: int) -> list[ImageNetSample]:
+    """RobustBench's first ``n`` ImageNet-C evaluation images, in its order, with its labels."""
+    import json
+
+    if not 1 <= n <= ROBUSTBENCH_IMAGES:
+        raise InvalidInputError(
+            f"--subset must be between 1 and {ROBUSTBENCH_IMAGES} (RobustBench's ImageNet-C list), got {n}"
+        )
+    base = robustbench_helper_dir()
+    if base is None or not (base / ROBUSTBENCH_LIST).is_file():
+        raise InvalidInputError(
+            f"--subset needs RobustBench's ImageNet-C image list; install it with `{ROBUSTBENCH_INSTALL}`"
+        )
+    lines = [line.strip() for line in (base / ROBUSTBENCH_LIST).read_text().splitlines() if line.strip()]
+    classes = json.loads((base / ROBUSTBENCH_CLASSES).read_text())
+    if len(lines) != ROBUSTBENCH_IMAGES or classes != imagenet_wnids():
+        raise InvalidInputError(
+            f"{base}: not RobustBench's {ROBUSTBENCH_IMAGES}-image ImageNet list and ImageNet-1k class map; "
+            f"reinstall with `{ROBUSTBENCH_INSTALL}`"
+        )
+    samples = []
+    for line in lines[:n]:
+        wnid, _, filename = line.partition("/")
+        if wnid not in classes or not filename or "/" in filename:
+            raise InvalidInputError(f"{base / ROBUSTBENCH_LIST}: malformed line {line!r}")
+        samples.append(ImageNetSample(wnid, filename, classes[wnid]))
+    return samples
+
+
+def subset_name(n: int) -> str:
+    """How results name the selection ``--subset n`` evaluates."""
+    return f"robustbench-imagenet-{ROBUSTBENCH_IMAGES}[:{n}]"
 
 
 @dataclass
@@ -159,17 +201,23 @@ class ImageNetC(ClassifierTask):
     def open(self, data_root: Path, limit: int | None, subset: int | None = None) -> ImageNetCDataset:
         root = Path(data_root)
         val = root / "val"
+        chosen = robustbench_subset(subset) if subset is not None else None
         if not val.is_dir():
             raise DatasetNotFoundError(f"ImageNet val not found at {val}. " + DOWNLOAD_HINT.format(root=root))
-        samples = list_samples(val)
-        if subset is not None:
-            if subset < 1:
-                raise InvalidInputError(f"--subset must be >= 1, got {subset}")
-            samples = balanced_subset(samples, subset)
+        if chosen is None:
+            samples = list_samples(val)
+        else:
+            missing = [val / s.wnid / s.filename for s in chosen if not (val / s.wnid / s.filename).is_file()]
+            if missing:
+                raise DatasetNotFoundError(
+                    f"{len(missing)} of the {len(chosen)} images of RobustBench's ImageNet-C subset are "
+                    f"missing from {val}, the first: {missing[0]} (--subset needs the full ImageNet val set)"
+                )
+            samples = chosen
         if limit is not None:
             samples = samples[:limit]
         corrupted = next((root / d for d in CORRUPTED_DIRS if (root / d).is_dir()), None)
-        return ImageNetCDataset(root, samples, corrupted)
+        return ImageNetCDataset(root, samples, corrupted, None if subset is None else subset_name(subset))
 
 
 TASK = ImageNetC()

@@ -42,7 +42,11 @@ def eval_command(
     arch: Annotated[str | None, typer.Option(help="Architecture of a bare .safetensors file.")] = None,
     limit: Annotated[int | None, typer.Option(help="Evaluate only the first N images.")] = None,
     subset: Annotated[
-        int | None, typer.Option(help="imagenet-c: fixed class-balanced subset of N images.")
+        int | None,
+        typer.Option(
+            help="imagenet-c: RobustBench's first N (1-5000) evaluation images "
+            "(pip install --no-deps robustbench==1.1.1)."
+        ),
     ] = None,
     corruptions: Annotated[str | None, typer.Option(help="Comma-separated, e.g. fog,snow.")] = None,
     severities: Annotated[str, typer.Option(help="Comma-separated, e.g. 1,3,5.")] = "1,2,3,4,5",
