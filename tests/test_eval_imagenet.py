@@ -1,6 +1,9 @@
-"""ImageNet-C: folder layouts, mCE vs AlexNet, the fixed subset, and a real pretrained model."""
+"""ImageNet-C: folder layouts, mCE vs AlexNet, RobustBench's subset, and a real pretrained model."""
 
 from __future__ import annotations
+
+import json
+import re
 
 import numpy as np
 import pytest
@@ -10,8 +13,16 @@ from evaluator.engine import ModelUnderTest, evaluate_model
 from evaluator.metrics import mean_corruption_error, relative_mean_corruption_error
 from evaluator.protocol import COMMON_CORRUPTIONS, SEVERITIES
 from evaluator.results import CheckpointIdentity
-from evaluator.tasks.imagenet_c import balanced_subset, imagenet_wnids, list_samples
-from tests.evalkit import cifar_images, mobilenet_v2_imagenet, photos, tiny_cnn, write_imagenet_val
+from evaluator.tasks import imagenet_c
+from evaluator.tasks.imagenet_c import imagenet_wnids
+from tests.evalkit import (
+    cifar_images,
+    mobilenet_v2_imagenet,
+    photos,
+    tiny_cnn,
+    write_imagenet_val,
+    write_timm_folder,
+)
 from zoo.errors import DatasetNotFoundError, InvalidInputError
 
 IMAGENET_CONFIG = {"input_size": (3, 224, 224), "crop_pct": 0.875, "interpolation": "bilinear"}
@@ -148,19 +159,156 @@ def test_real_mobilenet_agreement_with_its_clean_predictions_falls_with_severity
     assert result.manifest.corruption_backend == "rzoo-torch"
 
 
-def test_subset_is_class_balanced_and_fixed(tmp_path) -> None:
-    rng = np.random.default_rng(1)
-    pics = {w: [rng.integers(0, 255, (40, 40, 3), dtype=np.uint8) for _ in range(4)] for w in WNIDS[:3]}
-    pics[WNIDS[7]] = [rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)]
-    write_imagenet_val(tmp_path, pics)
-    samples = list_samples(tmp_path / "val")
-    chosen = balanced_subset(samples, 6)
-    counts = {w: sum(s.wnid == w for s in chosen) for w in {s.wnid for s in chosen}}
-    assert counts == {WNIDS[0]: 2, WNIDS[1]: 2, WNIDS[2]: 1, WNIDS[7]: 1}
-    assert chosen == balanced_subset(list(reversed(samples)), 6) or chosen == balanced_subset(samples, 6)
-    assert [s.filename for s in chosen if s.wnid == WNIDS[0]] == sorted(
-        s.filename for s in samples if s.wnid == WNIDS[0]
-    )[:2]
+def _robustbench_list() -> tuple[list[str], dict[str, int]]:
+    """RobustBench's ImageNet image list and class map, read here independently of rzoo's locator."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("robustbench")
+    assert spec is not None, "robustbench is not installed: pip install --no-deps robustbench==1.1.1"
+    helper = Path(next(iter(spec.submodule_search_locations))) / "helper_files"
+    lines = (helper / "imagenet_test_image_ids.txt").read_text().split()
+    return lines, json.loads((helper / "imagenet_class_to_id_map.json").read_text())
+
+
+def _write_robustbench_val(root, n: int):
+    """val/ with RobustBench's first ``n`` listed images plus 4 unlisted ones (2 in listed classes):
+    224-px JPEGs of real photo crops. Returns (listed paths, labels), (other paths, labels)."""
+    from PIL import Image
+
+    lines, classes = _robustbench_list()
+    listed = [line.split("/") for line in lines[:n]]
+    others = [(listed[0][0], "ILSVRC2012_val_00000001.JPEG"), (listed[1][0], "ILSVRC2012_val_00000002.JPEG")]
+    others += [(w, "ILSVRC2012_val_00000003.JPEG") for w in WNIDS[:2] if w not in {x for x, _ in listed}]
+    assert not {f for _, f in others} & {f for _, f in listed}
+    pictures = cifar_images(len(listed) + len(others), seed=5, size=224)
+    paths = []
+    for (wnid, name), pic in zip([*listed, *others], pictures, strict=True):
+        (root / "val" / wnid).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pic).save(root / "val" / wnid / name, quality=90)
+        paths.append(root / "val" / wnid / name)
+    labels = [classes[w] for w, _ in [*listed, *others]]
+    return (paths[:n], labels[:n]), (paths[n:], labels[n:])
+
+
+def _model_predicting(paths, targets):
+    """tiny_cnn whose last layer is solved so that it predicts ``targets[i]`` for image ``paths[i]``."""
+    import torch
+
+    model = tiny_cnn(num_classes=1000, seed=6, stem_stride=4)
+    features = _reference_logits(model[:-1], *paths)  # (n, 32): everything before the last layer
+    wanted = torch.full((len(paths), 1000), -10.0)
+    wanted[torch.arange(len(paths)), torch.as_tensor(targets)] = 10.0
+    with torch.no_grad():
+        model[-1].weight.copy_(torch.linalg.lstsq(features, wanted).solution.T)
+        model[-1].bias.zero_()
+    return model
+
+
+def test_subset_evaluates_exactly_robustbench_first_images(tmp_path) -> None:
+    (listed, labels), (others, other_labels) = _write_robustbench_val(tmp_path, 8)
+    # Right on listed images 0, 1, 2, 4 and 6, wrong on the other three; right on every unlisted one.
+    targets = [y if k in (0, 1, 2, 4, 6) else (y + 1) % 1000 for k, y in enumerate(labels)]
+    model = _model_predicting([*listed, *others], targets + other_labels)
+
+    # The independent loop: each listed file on its own, scored against RobustBench's class map.
+    predicted = [int(_reference_logits(model, p).argmax()) for p in [*listed, *others]]
+    assert predicted == targets + other_labels  # the construction worked
+    expected = sum(p == y for p, y in zip(predicted[:8], labels, strict=True)) / len(labels)
+    assert expected == 5 / 8
+
+    dataset = imagenet_c.TASK.open(tmp_path, None, 8)
+    lines, _ = _robustbench_list()
+    assert [f"{s.wnid}/{s.filename}" for s in dataset.samples] == lines[:8]  # RobustBench's order
+    assert [dataset.image_id(i) for i in range(8)] == [p.stem for p in listed]
+    assert [s.label for s in dataset.samples] == labels
+    assert [s.filename for s in imagenet_c.TASK.open(tmp_path, 3, 8).samples] == [p.name for p in listed[:3]]
+
+    cfg = EvalConfig(
+        "t",
+        "imagenet-c",
+        tmp_path,
+        subset=8,
+        corruptions=("contrast",),
+        severities=(1,),
+        batch_size=3,
+        work_dir=tmp_path / "work",
+        progress=False,
+    )
+    result = evaluate_model(ModelUnderTest(model, IMAGENET_CONFIG, "classifier", _identity("t")), cfg)
+    assert result.num_images == 8
+    assert result.primary.clean == expected
+    assert result.manifest.subset == "robustbench-imagenet-5000[:8]"
+    assert result.to_dict()["manifest"]["subset"] == "robustbench-imagenet-5000[:8]"
+    run = json.loads((tmp_path / "work" / "run.json").read_text())
+    assert run["config"]["subset"] == "robustbench-imagenet-5000[:8]"
+
+    whole = evaluate_model(
+        ModelUnderTest(model, IMAGENET_CONFIG, "classifier", _identity("t")),
+        EvalConfig("t", "imagenet-c", tmp_path, corruptions=("contrast",), severities=(1,), progress=False),
+    )
+    assert whole.num_images == 12 and whole.primary.clean == 9 / 12  # the unlisted ones are there
+    assert whole.manifest.subset is None
+
+
+def test_subset_out_of_range_is_refused(tmp_path) -> None:
+    _write_robustbench_val(tmp_path, 2)
+    for n in (0, -1, 5001):
+        with pytest.raises(InvalidInputError, match="between 1 and 5000"):
+            imagenet_c.TASK.open(tmp_path, None, n)
+    assert len(imagenet_c.TASK.open(tmp_path, None, 2)) == 2
+    assert len(imagenet_c.robustbench_subset(5000)) == 5000
+
+
+def test_subset_names_the_first_missing_listed_file(tmp_path) -> None:
+    (listed, _), _ = _write_robustbench_val(tmp_path, 8)
+    listed[5].unlink()
+    with pytest.raises(DatasetNotFoundError) as err:
+        imagenet_c.TASK.open(tmp_path, None, 8)
+    assert str(listed[5]) in str(err.value) and "1 of the 8" in str(err.value)
+    listed[2].unlink()
+    with pytest.raises(DatasetNotFoundError) as err:
+        imagenet_c.TASK.open(tmp_path, None, 8)
+    assert str(listed[2]) in str(err.value) and "2 of the 8" in str(err.value)
+    assert len(imagenet_c.TASK.open(tmp_path, None, 2)) == 2  # the first two are all there
+    with pytest.raises(DatasetNotFoundError) as err:
+        imagenet_c.TASK.open(tmp_path, None, 5000)
+    assert "4994 of the 5000" in str(err.value)
+
+
+def test_subset_without_robustbench_names_the_install_command(tmp_path, monkeypatch) -> None:
+    import importlib.metadata
+
+    from typer.testing import CliRunner
+
+    from zoo.cli import app
+
+    _write_robustbench_val(tmp_path, 8)
+    assert imagenet_c.robustbench_helper_dir() is not None  # installed here: the real locator finds it
+
+    real = importlib.metadata.distribution
+
+    def not_installed(name):  # robustbench uninstalled, everything else as it is
+        if name == "robustbench":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", not_installed)
+    assert imagenet_c.robustbench_helper_dir() is None
+    with pytest.raises(InvalidInputError, match=re.escape("`pip install --no-deps robustbench==1.1.1`")):
+        imagenet_c.TASK.open(tmp_path, None, 8)
+
+    monkeypatch.setattr(imagenet_c, "robustbench_helper_dir", lambda: None)
+    write_timm_folder(tmp_path / "ckpt")
+    out, work = tmp_path / "r.json", tmp_path / "work"
+    argv = ["eval", str(tmp_path / "ckpt"), "--task", "imagenet-c", "--data-root", str(tmp_path)]
+    argv += ["--subset", "8", "--quiet", "--out", str(out), "--work-dir", str(work)]
+    res = CliRunner().invoke(app, argv)
+    assert res.exit_code == 1
+    errors = [line for line in res.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "`pip install --no-deps robustbench==1.1.1`" in errors[0], res.output
+    assert not out.exists() and not work.exists()
 
 
 def test_layout_errors(tmp_path) -> None:
