@@ -29,7 +29,7 @@ cv2 = pytest.importorskip("cv2")
 from skimage import data, transform  # noqa: E402
 from skimage.filters import gaussian as sk_gaussian  # noqa: E402
 
-from evaluator.corruptions import _filters, blur, reference, weather  # noqa: E402
+from evaluator.corruptions import _filters, _ops, blur, reference, weather  # noqa: E402
 from evaluator.corruptions import reference_cifar as ref_cifar  # noqa: E402
 from evaluator.corruptions._spec import PARAM_SETS  # noqa: E402
 from evaluator.corruptions.seeding import numpy_seed  # noqa: E402
@@ -217,6 +217,30 @@ def test_canny_distance_and_equalisation_match_opencv():
         ramp = (np.add.outer(np.arange(96), np.arange(80)) % 23).astype(np.uint8)
         eq = _filters.equalize_hist(torch.from_numpy(ramp)[None, None].float())[0, 0].numpy()
         np.testing.assert_array_equal(eq, cv2.equalizeHist(ramp))
+
+
+@pytest.mark.parametrize("mode", ["nearest", "reflect", "mirror"])
+def test_gaussian_filters_equal_scipy_on_the_cpu_and_in_torch(mode):
+    import scipy.ndimage as ndi
+
+    x = torch.rand(2, 3, 45, 38, dtype=torch.float64) * 255
+    for sigma in (1.0, (2.0, 3.5)):
+        sigmas = (0, 0, sigma, sigma) if isinstance(sigma, float) else (0, 0, *sigma)
+        expected = ndi.gaussian_filter(x.numpy(), sigmas, truncate=3.0, mode=mode)
+        on_cpu = _ops.gaussian_filter(x, sigma, truncate=3.0, mode=mode)  # OpenCV
+        np.testing.assert_allclose(on_cpu.numpy(), expected, atol=1e-9)
+        # requires_grad keeps the torch formulation (what a GPU runs)
+        in_torch = _ops.gaussian_filter(x.clone().requires_grad_(), sigma, truncate=3.0, mode=mode)
+        np.testing.assert_allclose(in_torch.detach().numpy(), expected, atol=1e-9)
+    if mode != "reflect":  # _filters' taps, torch padding modes: replicate = nearest, reflect = mirror
+        pad = {"nearest": "replicate", "mirror": "reflect"}[mode]
+        taps = _filters._gaussian_taps(2.0, 4.0)
+        expected = ndi.correlate1d(
+            ndi.correlate1d(x.numpy(), taps, axis=2, mode=mode), taps, axis=3, mode=mode
+        )
+        for y in (x.float(), x.float().requires_grad_()):
+            got = _filters.separable_filter(y, taps, pad).detach().double().numpy()
+            np.testing.assert_allclose(got, expected, atol=2e-4)
 
 
 def test_drop_shading_torch_port_follows_opencv():

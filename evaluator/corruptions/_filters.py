@@ -15,6 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from evaluator.corruptions import _ops
+
 
 def _device_key(device: torch.device | str) -> str:
     return str(torch.device(device))
@@ -88,12 +90,15 @@ def separable_filter(x: torch.Tensor, taps: tuple[float, ...], pad_mode: str = "
     """Correlate every channel of ``x`` (N, C, H, W) with ``taps`` along H and W (a separable kernel).
 
     ``pad_mode`` is a torch padding mode: "replicate" is scipy's ``mode='nearest'``, "reflect" is
-    OpenCV's default BORDER_REFLECT_101. Each pass is either a product with a banded matrix (one BLAS
+    OpenCV's default BORDER_REFLECT_101. On the CPU OpenCV filters (``_ops.separable_filter_opencv``);
+    elsewhere each pass is either a product with a banded matrix (one BLAS
     call: small images or long kernels) or a sum of shifted slices; both beat a 1-channel conv2d.
     """
     h, w = x.shape[-2:]
     device = _device_key(x.device)
     r = len(taps) // 2
+    if _ops.opencv_can_filter(x, r):
+        return _ops.separable_filter_opencv(x, taps, taps, _ops.TORCH_PAD_TO_SCIPY[pad_mode])
     if len(taps) >= 17 and min(h, w) > 4 * _BLOCK and min(h, w) > r:
         return _block_banded(x, taps, pad_mode)
     if max(h, w) <= _MATMUL_TAPS_RATIO * len(taps) or x.device.type != "cpu":
@@ -128,7 +133,8 @@ def filter2d(x: torch.Tensor, kernel: torch.Tensor, pad_mode: str = "reflect") -
     """cv2.filter2D(x, -1, kernel) per channel (correlation, anchor at the centre, reflect-101 borders).
 
     Large kernels go through the FFT (as OpenCV does): the padded image is transformed once and
-    multiplied by the cached transform of the kernel.
+    multiplied by the cached transform of the kernel (on the CPU about 1.5x faster than calling
+    cv2.filter2D per plane).
     """
     n, c, h, w = x.shape
     kh, kw = kernel.shape

@@ -138,14 +138,62 @@ def convolve1d(x: torch.Tensor, kernel: torch.Tensor, dim: int, mode: str = "nea
     return out
 
 
+# SciPy boundary modes -> OpenCV border types
+_OPENCV_BORDERS = {
+    "nearest": "BORDER_REPLICATE",
+    "reflect": "BORDER_REFLECT",  # half-sample symmetric
+    "mirror": "BORDER_REFLECT_101",  # whole-sample symmetric (torch's "reflect" padding)
+}
+TORCH_PAD_TO_SCIPY = {"replicate": "nearest", "reflect": "mirror"}
+
+
+def opencv_can_filter(x: torch.Tensor, radius: int) -> bool:
+    """Whether :func:`separable_filter_opencv` takes ``x``: CPU float planes larger than the kernel."""
+    return (
+        x.device.type == "cpu"
+        and x.dtype in (torch.float32, torch.float64)
+        and not x.requires_grad
+        and radius < min(x.shape[-2:])
+    )
+
+
+def separable_filter_opencv(x: torch.Tensor, taps_rows, taps_cols, mode: str) -> torch.Tensor:
+    """Correlate every (H, W) plane of a CPU tensor (N, C, H, W) with ``taps_rows`` along H and
+    ``taps_cols`` along W: ``cv2.sepFilter2D`` per plane (SIMD, about 2x torch's shifted sums for the
+    kernels used here), the pictures spread over :func:`map_pictures`' threads (OpenCV releases the
+    GIL). ``mode``: a SciPy boundary mode."""
+    import cv2
+    import numpy as np
+
+    dtype = np.float32 if x.dtype == torch.float32 else np.float64
+    rows = np.asarray(taps_rows, dtype=dtype)
+    cols = np.asarray(taps_cols, dtype=dtype)
+    border = getattr(cv2, _OPENCV_BORDERS[mode])
+    src = x.contiguous().numpy()
+    out = np.empty_like(src)
+
+    def one(i: int) -> None:
+        for c in range(src.shape[1]):
+            cv2.sepFilter2D(src[i, c], -1, cols, rows, dst=out[i, c], borderType=border)
+
+    map_pictures(one, range(src.shape[0]), src[0].size)
+    return torch.from_numpy(out)
+
+
 def gaussian_filter(
     x: torch.Tensor, sigma: float | tuple[float, float], truncate: float = 4.0, mode: str = "nearest"
 ) -> torch.Tensor:
     """``scipy.ndimage.gaussian_filter`` over the two spatial axes of (N, C, H, W) (sigma 0: no blur).
 
     ``skimage.filters.gaussian(..., channel_axis=-1)`` is this with ``mode="nearest"``, truncate 4.
+    On the CPU OpenCV filters (see :func:`separable_filter_opencv`), elsewhere torch.
     """
     sigma_h, sigma_w = (sigma, sigma) if isinstance(sigma, int | float) else sigma
+    if sigma_h > 0 and sigma_w > 0:
+        taps_h = gaussian_kernel1d(sigma_h, truncate, torch.float64)
+        taps_w = gaussian_kernel1d(sigma_w, truncate, torch.float64)
+        if opencv_can_filter(x, max(taps_h.numel(), taps_w.numel()) // 2):
+            return separable_filter_opencv(x, taps_h.numpy(), taps_w.numpy(), mode)
     out = x
     for dim, sd in ((2, sigma_h), (3, sigma_w)):
         if sd > 0:
