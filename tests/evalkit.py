@@ -6,6 +6,7 @@ statistics; every file is generated here, nothing is downloaded or committed.
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import numpy as np
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
+DOG = 18  # COCO category ids are not contiguous: label 1 of a one-class detector is category 18
 CIFAR_DATA_CONFIG = {"input_size": (3, 32, 32), "crop_pct": 1.0, "mean": CIFAR_MEAN, "std": CIFAR_STD}
 
 
@@ -179,3 +181,103 @@ def write_timm_folder(folder: Path, arch: str = "test_resnet", num_classes: int 
         data_config={**config, "mean": CIFAR_MEAN, "std": CIFAR_STD},
     )
     return model
+
+
+def write_coco(root, n: int = 4) -> dict:
+    """annotations/instances_val2017.json + val2017/*.jpg: one bright rectangle (a "dog") per image."""
+    from PIL import Image
+    from pycocotools import mask as mask_utils
+
+    (root / "val2017").mkdir(parents=True)
+    (root / "annotations").mkdir()
+    rng = np.random.default_rng(0)
+    images, annotations = [], []
+    for k in range(n):
+        image_id = 1000 + 7 * k  # sparse ids, as in COCO
+        h, w = int(rng.integers(56, 80)), int(rng.integers(56, 80))
+        x, y = int(rng.integers(2, 12)), int(rng.integers(2, 12))
+        bw, bh = int(rng.integers(20, w - x - 2)), int(rng.integers(20, h - y - 2))
+        img = np.full((h, w, 3), 25, np.uint8)
+        img[y : y + bh, x : x + bw] = 235
+        name = f"{image_id:012d}.jpg"
+        Image.fromarray(img).save(root / "val2017" / name, quality=95)
+        binary = np.zeros((h, w), np.uint8)
+        binary[y : y + bh, x : x + bw] = 1
+        rle = mask_utils.encode(np.asfortranarray(binary))
+        images.append({"id": image_id, "file_name": name, "height": h, "width": w})
+        annotations.append(
+            {
+                "id": k + 1,
+                "image_id": image_id,
+                "category_id": DOG,
+                "bbox": [x, y, bw, bh],
+                "area": float(bw * bh),
+                "iscrowd": 0,
+                "segmentation": {"size": [h, w], "counts": rle["counts"].decode()},
+            }
+        )
+    data = {
+        "info": {"description": "rzoo test fixture"},
+        "licenses": [],
+        "images": images,
+        "annotations": annotations,
+        "categories": [
+            {"id": 1, "name": "person", "supercategory": "person"},
+            {"id": DOG, "name": "dog", "supercategory": "animal"},
+        ],
+    }
+    (root / "annotations" / "instances_val2017.json").write_text(json.dumps(data))
+    return data
+
+
+def write_maskrcnn_folder(
+    folder: Path, category_ids: tuple[int, ...] = (DOG,), seed: int = 1, min_size: int = 64
+) -> Path:
+    """A tiny Mask R-CNN checkpoint folder as zoo.dense saves it (random init with a fixed seed).
+
+    With the default seed it scores a box and mask AP of a few percent on :func:`write_coco`'s
+    images, so a changed detection changes the numbers."""
+    import torch
+
+    from zoo.dense import DenseModelConfig, MaskRCNNHeadConfig, build_dense_model, save_dense_model
+    from zoo.dense.backbone import describe_backbone
+
+    backbone, norm = describe_backbone("test_resnet")
+    head = MaskRCNNHeadConfig(
+        category_ids=tuple(category_ids),
+        fpn_channels=16,
+        box_representation_size=32,
+        mask_head_channels=8,
+        min_size=min_size,
+        max_size=2 * min_size,
+    )
+    config = DenseModelConfig(
+        head="maskrcnn",
+        backbone=backbone,
+        normalization=norm,
+        num_classes=len(category_ids),
+        dataset="coco",
+        maskrcnn=head,
+    )
+    torch.manual_seed(seed)
+    return save_dense_model(build_dense_model(config).eval(), folder)
+
+
+def write_upernet_folder(folder: Path, seed: int = 0, test_scale: tuple[int, int] = (96, 48)) -> Path:
+    """A tiny 150-class UperNet checkpoint folder for ade20k-c (random init with a fixed seed)."""
+    import torch
+
+    from zoo.dense import DenseModelConfig, UperNetHeadConfig, build_dense_model, save_dense_model
+    from zoo.dense.backbone import describe_backbone
+
+    backbone, norm = describe_backbone("test_resnet")
+    config = DenseModelConfig(
+        head="upernet",
+        backbone=backbone,
+        normalization=norm,
+        num_classes=150,
+        dataset="ade20k",
+        upernet=UperNetHeadConfig(channels=8, aux_channels=8, test_scale=test_scale),
+    )
+    torch.manual_seed(seed)
+    return save_dense_model(build_dense_model(config), folder)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 
 import numpy as np
 import pytest
@@ -12,9 +11,9 @@ import pytest
 from evaluator import EvalConfig
 from evaluator.engine import ModelUnderTest, evaluate_model
 from evaluator.results import CheckpointIdentity
+from tests.evalkit import DOG, write_coco
 
 IDENTITY = CheckpointIdentity(name="bright-box-detector", source="folder")
-DOG = 18  # COCO category ids are not contiguous: label 1 of the model is category 18
 
 
 class BrightBoxDetector:
@@ -54,53 +53,6 @@ class BrightBoxDetector:
                 return outputs
 
         return _Detector().eval()
-
-
-def write_coco(root, n: int = 4) -> dict:
-    """annotations/instances_val2017.json + val2017/*.jpg: one bright rectangle (a "dog") per image."""
-    from PIL import Image
-    from pycocotools import mask as mask_utils
-
-    (root / "val2017").mkdir(parents=True)
-    (root / "annotations").mkdir()
-    rng = np.random.default_rng(0)
-    images, annotations = [], []
-    for k in range(n):
-        image_id = 1000 + 7 * k  # sparse ids, as in COCO
-        h, w = int(rng.integers(56, 80)), int(rng.integers(56, 80))
-        x, y = int(rng.integers(2, 12)), int(rng.integers(2, 12))
-        bw, bh = int(rng.integers(20, w - x - 2)), int(rng.integers(20, h - y - 2))
-        img = np.full((h, w, 3), 25, np.uint8)
-        img[y : y + bh, x : x + bw] = 235
-        name = f"{image_id:012d}.jpg"
-        Image.fromarray(img).save(root / "val2017" / name, quality=95)
-        binary = np.zeros((h, w), np.uint8)
-        binary[y : y + bh, x : x + bw] = 1
-        rle = mask_utils.encode(np.asfortranarray(binary))
-        images.append({"id": image_id, "file_name": name, "height": h, "width": w})
-        annotations.append(
-            {
-                "id": k + 1,
-                "image_id": image_id,
-                "category_id": DOG,
-                "bbox": [x, y, bw, bh],
-                "area": float(bw * bh),
-                "iscrowd": 0,
-                "segmentation": {"size": [h, w], "counts": rle["counts"].decode()},
-            }
-        )
-    data = {
-        "info": {"description": "rzoo test fixture"},
-        "licenses": [],
-        "images": images,
-        "annotations": annotations,
-        "categories": [
-            {"id": 1, "name": "person", "supercategory": "person"},
-            {"id": DOG, "name": "dog", "supercategory": "animal"},
-        ],
-    }
-    (root / "annotations" / "instances_val2017.json").write_text(json.dumps(data))
-    return data
 
 
 def _reference_ap(root, data, model, corruption: str, severity: int) -> tuple[float, float]:

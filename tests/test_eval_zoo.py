@@ -9,7 +9,14 @@ import pytest
 from typer.testing import CliRunner
 
 from evaluator import EvalConfig, evaluate
-from tests.evalkit import reference_top1, write_ade20k, write_cifar10, write_cifar10_c, write_timm_folder
+from tests.evalkit import (
+    reference_top1,
+    write_ade20k,
+    write_cifar10,
+    write_cifar10_c,
+    write_timm_folder,
+    write_upernet_folder,
+)
 from zoo.cli import app
 
 
@@ -55,26 +62,9 @@ def test_upernet_folder_on_ade20k_matches_a_hand_loop(tmp_path) -> None:
     import torch.nn.functional as F
 
     from evaluator.tasks.ade20k_c import confusion_matrix, keep_ratio_size, mean_iou
-    from zoo.dense import (
-        DenseModelConfig,
-        UperNetHeadConfig,
-        build_dense_model,
-        load_dense_model,
-        save_dense_model,
-    )
-    from zoo.dense.backbone import describe_backbone
+    from zoo.dense import load_dense_model
 
-    backbone, norm = describe_backbone("test_resnet")
-    config = DenseModelConfig(
-        head="upernet",
-        backbone=backbone,
-        normalization=norm,
-        num_classes=150,
-        dataset="ade20k",
-        upernet=UperNetHeadConfig(channels=8, aux_channels=8, test_scale=(96, 48)),
-    )
-    torch.manual_seed(0)
-    save_dense_model(build_dense_model(config), tmp_path / "seg")
+    write_upernet_folder(tmp_path / "seg", seed=0, test_scale=(96, 48))
     rng = np.random.default_rng(0)
     from tests.evalkit import cifar_images
 
@@ -94,7 +84,8 @@ def test_upernet_folder_on_ade20k_matches_a_hand_loop(tmp_path) -> None:
 
     from PIL import Image
 
-    model, _ = load_dense_model(tmp_path / "seg")
+    model, config = load_dense_model(tmp_path / "seg")
+    norm = config.normalization
     base = tmp_path / "ade" / "ADEChallengeData2016"
     total = np.zeros((150, 150), np.int64)
     mean = torch.tensor(norm.mean).view(1, 3, 1, 1)
