@@ -2,6 +2,12 @@
 
 A runner maps the prepared batch of a task to raw outputs on the CPU: logits (N, C) for
 classifiers, a list of detection dicts for Mask R-CNN, logits (N, C, H, W) for UperNet.
+
+Dense models see one image per forward pass, like mmdetection's and mmsegmentation's test loops. For
+a detector this is what makes the numbers exact: torchvision's Mask R-CNN pads the images of a batch
+to the largest one (rounded up to 32), and the padding changes the features near the borders, so
+batched detections would depend on an image's batch mates, hence on ``--batch-size`` and on how the
+images are split across ranks.
 """
 
 from __future__ import annotations
@@ -25,8 +31,8 @@ class TorchRunner:
         import torch
 
         with torch.inference_mode():
-            if self.kind == "detector":
-                outputs = self.model([img.to(self.device) for img in inputs])
+            if self.kind == "detector":  # one image at a time, see the module docstring
+                outputs = [self.model([img.to(self.device)])[0] for img in inputs]
                 return [{k: v.cpu() for k, v in out.items()} for out in outputs]
             if self.kind == "segmenter":  # one image at a time: sizes differ at the test scale
                 return [self.model(x.to(self.device)).float().cpu() for x in inputs]

@@ -11,9 +11,15 @@ import pytest
 from evaluator import EvalConfig
 from evaluator.engine import ModelUnderTest, evaluate_model
 from evaluator.results import CheckpointIdentity
-from tests.evalkit import DOG, write_coco
+from tests.evalkit import DOG, write_coco, write_maskrcnn_folder
+from tests.finetune_fixtures import single_thread
 
 IDENTITY = CheckpointIdentity(name="bright-box-detector", source="folder")
+
+
+@pytest.fixture
+def one_thread():
+    yield from single_thread()  # the small Mask R-CNN is faster on one thread of the shared machine
 
 
 class BrightBoxDetector:
@@ -140,3 +146,34 @@ def test_wrong_category_scores_zero_and_limit_restricts_images(tmp_path) -> None
         ),
     )
     assert limited.num_images == 2 and limited.metrics["mask_ap"].clean == pytest.approx(1.0)
+
+
+def test_mask_rcnn_detections_do_not_depend_on_the_batch(tmp_path, one_thread) -> None:
+    """torchvision pads a batch to its largest image: batched, an image's detections would change
+    with its batch mates (so with --batch-size and the rank split). Every batch size gives the
+    same detections, hence the same AP."""
+    from evaluator.engine import load_model
+
+    data = write_coco(tmp_path / "coco", n=5)
+    assert len({(img["height"], img["width"]) for img in data["images"]}) == 5
+    ckpt = write_maskrcnn_folder(tmp_path / "det")
+    states, results = [], []
+    for batch_size in (1, 2, 5):
+        cfg = EvalConfig(
+            str(ckpt),
+            "coco-c",
+            tmp_path / "coco",
+            corruptions=("contrast",),
+            severities=(3,),
+            progress=False,
+            batch_size=batch_size,
+            work_dir=tmp_path / f"work{batch_size}",
+        )
+        results.append(evaluate_model(load_model(cfg), cfg))
+        states.append((cfg.work_dir / "shards" / "clean-s0.json").read_bytes())
+    assert states[0] == states[1] == states[2]
+    assert 0 < results[0].metrics["box_ap"].clean < 1 and 0 < results[0].metrics["mask_ap"].clean < 1
+    for r in results[1:]:
+        for name in ("box_ap", "mask_ap"):
+            assert r.metrics[name].clean == results[0].metrics[name].clean
+            assert r.metrics[name].corrupted == results[0].metrics[name].corrupted

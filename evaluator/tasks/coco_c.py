@@ -6,9 +6,11 @@ Data under ``data_root``::
     val2017/<file_name>                 # as named in the JSON
 
 Each image is corrupted at its original resolution (ImageNet-C parameters), then handed to the model
-as a float [0, 1] RGB tensor: the Mask R-CNN (torchvision's) resizes to its test scale (1333, 800)
-and normalises itself, and returns boxes in original-image coordinates. Labels ``k`` map to COCO
-category ids through ``category_ids[k - 1]`` of the model's config (identity when absent).
+as a float [0, 1] RGB tensor, one image per forward pass (a batch would be padded to its largest
+image, and detections would depend on the batch; see ``evaluator.runtime``): the Mask R-CNN
+(torchvision's) resizes to its test scale (1333, 800) and normalises itself, and returns boxes in
+original-image coordinates. Labels ``k`` map to COCO category ids through ``category_ids[k - 1]``
+of the model's config (identity when absent).
 
 The metric state is the list of detections in COCO's results format (boxes as xywh, masks as RLE
 with ``counts`` as text), so merging shards and ranks is a concatenation. Scores are AP@[.5:.95]
