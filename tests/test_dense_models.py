@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -181,6 +182,30 @@ def test_maskrcnn_eval_interface_and_round_trip(tmp_path):
     for a, b in zip(before, after, strict=True):
         for key in a:
             torch.testing.assert_close(a[key], b[key])
+
+
+def test_maskrcnn_detections_do_not_depend_on_the_images_seen_before():
+    """torchvision's RoI poolers guess their scales from the first images they see and keep them;
+    a small image padded to 32 px (65 -> 96) made the guess stride 2 for the rest of the process."""
+    config = replace(_maskrcnn_config(), maskrcnn=replace(_maskrcnn_config().maskrcnn, min_size=64))
+    torch.manual_seed(0)
+    state = build_dense_model(config).state_dict()
+    small, large = torch.rand(3, 57, 56), torch.rand(3, 70, 90)
+    outputs = {}
+    for order in (("small", "large"), ("large", "small")):
+        model = build_dense_model(config).eval()
+        model.load_state_dict(state)
+        with torch.no_grad():
+            for name in order:
+                (outputs[order, name],) = model([{"small": small, "large": large}[name]])
+        pooler = model.roi_heads.box_roi_pool
+        assert pooler.scales == [1 / 4, 1 / 8, 1 / 16, 1 / 32]
+        assert (pooler.map_levels.k_min, pooler.map_levels.k_max) == (2, 5)
+    for name in ("small", "large"):
+        a, b = outputs[("small", "large"), name], outputs[("large", "small"), name]
+        assert len(a["scores"]) > 0
+        for key in a:
+            torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
 
 
 def test_load_names_missing_and_unexpected_keys(tmp_path):

@@ -9,6 +9,7 @@ the backbone's mean/std itself. In train mode ``model(images, targets)`` returns
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 
 import torch
@@ -17,8 +18,9 @@ from torchvision.models.detection import MaskRCNN
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelMaxPool
+from torchvision.ops.poolers import initLevelMapper
 
-from zoo.dense.backbone import FeatureBackbone
+from zoo.dense.backbone import DENSE_REDUCTIONS, FeatureBackbone
 from zoo.dense.config import DenseModelConfig
 
 
@@ -67,4 +69,23 @@ def build_maskrcnn(config: DenseModelConfig, body: nn.Module) -> MaskRCNN:
         box_nms_thresh=head.box_nms_thresh,
         box_detections_per_img=head.box_detections_per_img,
     )
+    _fix_roi_pool_scales(model)
     return model
+
+
+def _fix_roi_pool_scales(model: MaskRCNN) -> None:
+    """Give the box and mask RoI poolers the FPN's true scales (1/4 .. 1/32) up front.
+
+    torchvision's MultiScaleRoIAlign guesses each level's scale on its first call, as the power of
+    two nearest to (feature size / largest unpadded image size), and keeps the guess for the life of
+    the module. When the padding to a multiple of 32 is large next to the image (a 65-px image padded
+    to 96 px reads as stride 2 instead of 4), the guess is wrong, and every later image is pooled at
+    the wrong scale: detections then depended on which image a process happened to see first.
+    """
+    scales = [1.0 / r for r in DENSE_REDUCTIONS]
+    k_min, k_max = (int(math.log2(r)) for r in (DENSE_REDUCTIONS[0], DENSE_REDUCTIONS[-1]))
+    for pooler in (model.roi_heads.box_roi_pool, model.roi_heads.mask_roi_pool):
+        pooler.scales = list(scales)
+        pooler.map_levels = initLevelMapper(
+            k_min, k_max, canonical_scale=pooler.canonical_scale, canonical_level=pooler.canonical_level
+        )
