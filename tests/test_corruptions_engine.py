@@ -268,6 +268,40 @@ def test_pixelate_is_the_references_picture_on_non_square_sizes():
         assert (torch_path.int() - out.int()).abs().double().mean() < 1.0
 
 
+@pytest.mark.parametrize(
+    "height,width",
+    [
+        (224, 224),
+        (32, 32),
+        (61, 45),
+        (33, 97),
+        (480, 640),
+        (32, 400),
+        (100, 51),
+        (100, 50),
+        (66, 33),
+        (400, 32),
+    ],
+)
+def test_pixelate_is_pillows_picture_bit_for_bit(height, width):
+    # the CPU kernel (Pillow's fixed-point BOX and NEAREST compiled) and, for tall pictures that
+    # Pillow resamples vertically first, Pillow itself: every pixel equal, every parameter
+    from PIL import Image
+
+    from evaluator.corruptions import digital
+
+    x = torch.from_numpy(
+        np.random.default_rng(height * width).integers(0, 256, (2, 3, height, width), np.uint8)
+    )
+    for c in digital.PIXELATE["imagenet-c"] + digital.PIXELATE["cifar10-c"]:
+        out = digital.pixelate(x, c, None)
+        for picture, got in zip(x, out, strict=True):
+            rgb = Image.fromarray(picture.permute(1, 2, 0).numpy().copy())
+            small = rgb.resize((int(width * c), int(height * c)), Image.BOX)
+            expected = np.asarray(small.resize((width, height), Image.NEAREST))
+            np.testing.assert_array_equal(got.permute(1, 2, 0).numpy(), expected, err_msg=str(c))
+
+
 def test_pixelate_nearest_index_is_pillows():
     from PIL import Image
 

@@ -162,23 +162,35 @@ def _image_array(image) -> np.ndarray:
 def pixelate(images: torch.Tensor, c: float, generators) -> torch.Tensor:
     """uint8 in, uint8 out: BOX down to ``int(side * c)``, NEAREST back up (PIL's two resizes).
 
-    On the CPU this is Pillow itself on the RGB picture (interleaved from the planes by ``Image.merge``):
-    the reference's numbers exactly, at any size. On a GPU the torch formulation runs; its BOX pass
-    differs from Pillow's by one grey level on a few per cent of the pixels at some non-square sizes
-    (within the fidelity criterion, but not exact)."""
+    On the CPU the result is Pillow's, bit for bit, at any size: Pillow's fixed-point arithmetic
+    compiled by Numba (``_pil_kernel``) on the planes as they are, or for pictures at least about
+    twice as tall as wide (Pillow resamples those vertically first) Pillow itself. On a GPU the torch
+    formulation runs; its BOX pass differs from Pillow's by one grey level on a few per cent of the
+    pixels at some non-square sizes (within the fidelity criterion, but not exact)."""
     h, w = images.shape[-2:]
     if images.device.type != "cpu":
         return _pixelate_torch(images, c)
-    from PIL import Image
-
-    small = (int(w * c), int(h * c))
-
-    def one(picture: np.ndarray) -> np.ndarray:
-        rgb = Image.merge("RGB", [_plane_image(plane) for plane in picture])
-        return np.asarray(rgb.resize(small, Image.BOX).resize((w, h), Image.NEAREST)).transpose(2, 0, 1)
-
+    small_w, small_h = int(w * c), int(h * c)
     planes = images.contiguous().numpy()
-    return torch.from_numpy(np.stack(_ops.map_pictures(one, planes, planes[0].size)))
+    if h >= 2 * w - 1:  # Pillow's pass order changes for tall pictures: let Pillow do it
+        from PIL import Image
+
+        def with_pillow(picture: np.ndarray) -> np.ndarray:
+            rgb = Image.merge("RGB", [_plane_image(plane) for plane in picture])
+            small = rgb.resize((small_w, small_h), Image.BOX)
+            return np.asarray(small.resize((w, h), Image.NEAREST)).transpose(2, 0, 1)
+
+        return torch.from_numpy(np.stack(_ops.map_pictures(with_pillow, planes, planes[0].size)))
+    from evaluator.corruptions._pil_kernel import box_coefficients, box_then_nearest
+
+    tables = (
+        *box_coefficients(w, small_w),
+        *box_coefficients(h, small_h),
+        _nearest_index(small_h, h).numpy(),
+        _nearest_index(small_w, w).numpy(),
+    )
+    compiled = _ops.map_pictures(lambda picture: box_then_nearest(picture, *tables), planes, planes[0].size)
+    return torch.from_numpy(np.stack(compiled))
 
 
 def jpeg_compression(images: torch.Tensor, quality: int, generators) -> torch.Tensor:
