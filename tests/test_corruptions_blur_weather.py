@@ -170,6 +170,17 @@ def test_cifar_random_corruptions_match_make_cifar_c_for_the_same_draws(name):
         assert mad(ours, ref) <= 1.0, (name, severity)
 
 
+def test_fog_plasma_map_compiled_for_the_cpu_equals_the_torch_formulation():
+    from evaluator.corruptions._plasma_kernel import plasma_map
+
+    for mapsize, decay in ((32, 3.0), (256, 1.5), (64, 2.0)):
+        draws = torch.rand(2, weather.plasma_draws(mapsize), generator=torch.Generator().manual_seed(mapsize))
+        batched = weather.plasma_fractal(mapsize, decay, draws)  # what a GPU runs
+        compiled = np.stack([plasma_map(mapsize, decay, d.numpy()) for d in draws])
+        np.testing.assert_array_equal(compiled, batched.numpy())  # same float32 steps, same order
+        assert compiled.min() == 0.0 and compiled.max() == 1.0
+
+
 def test_glass_blur_shuffle_equals_the_sequential_loop():
     from evaluator.corruptions._glass_kernel import glass_shuffle_sources
 

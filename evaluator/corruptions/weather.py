@@ -321,6 +321,14 @@ def fog(images: torch.Tensor, param: Fog, generators) -> torch.Tensor:
     h, w = images.shape[-2:]
     mapsize = next_power_of_2(max(h, w))
     count = plasma_draws(mapsize)
+    if images.device.type == "cpu":  # draw and build each picture's map in one (GIL-free) call
+        from evaluator.corruptions._plasma_kernel import plasma_map
+
+        def one_map(g: torch.Generator) -> torch.Tensor:
+            draws = torch.rand(count, generator=g).numpy()
+            return torch.from_numpy(plasma_map(mapsize, param.wibble_decay, draws))
+
+        return apply_fog(images, param, _ops.stack_draws(generators, one_map, count))
     draws = _ops.stack_draws(generators, lambda g: torch.rand(count, generator=g), count)
     plasma = plasma_fractal(mapsize, param.wibble_decay, draws.to(images.device))
     return apply_fog(images, param, plasma)
