@@ -302,6 +302,36 @@ def test_pixelate_is_pillows_picture_bit_for_bit(height, width):
             np.testing.assert_array_equal(got.permute(1, 2, 0).numpy(), expected, err_msg=str(c))
 
 
+@pytest.mark.parametrize("height,width", [(224, 224), (32, 32), (61, 45), (37, 130)])
+def test_jpeg_compression_is_pillows_round_trip_bit_for_bit(height, width):
+    import io
+
+    from PIL import Image
+
+    from evaluator.corruptions import digital
+    from evaluator.corruptions.fidelity import photos
+
+    pictures = photos(max(height, width))[:3]
+    x = torch.stack([torch.from_numpy(p[:height, :width].copy()).permute(2, 0, 1) for p in pictures])
+    previous = torch.get_num_threads()
+    try:
+        for threads in (1, 2):  # one codec list per thread
+            torch.set_num_threads(threads)
+            for quality in digital.JPEG_QUALITY["imagenet-c"] + digital.JPEG_QUALITY["cifar10-c"]:
+                out = digital.jpeg_compression(x, quality, None)
+                for picture, got in zip(x, out, strict=True):
+                    buffer = io.BytesIO()
+                    Image.fromarray(picture.permute(1, 2, 0).numpy().copy()).save(
+                        buffer, "JPEG", quality=quality
+                    )
+                    expected = np.asarray(Image.open(buffer).convert("RGB"))
+                    np.testing.assert_array_equal(
+                        got.permute(1, 2, 0).numpy(), expected, err_msg=str(quality)
+                    )
+    finally:
+        torch.set_num_threads(previous)
+
+
 def test_pixelate_nearest_index_is_pillows():
     from PIL import Image
 

@@ -90,10 +90,14 @@ CPU_CHUNK_BYTES = 2 << 20  # float32 bytes per family call on the CPU (see _spec
 
 
 def chunk_size(height: int, width: int, device: torch.device) -> int:
-    """How many pictures one family call gets: all of them on a GPU, about 2 MB of float32 on the CPU."""
+    """How many pictures one family call gets: all of them on a GPU; on the CPU about 2 MB of float32,
+    rounded up to a multiple of torch's thread count (per-picture work is spread over that many
+    threads: 3 pictures on 2 threads would leave one idle half the time)."""
     if device.type != "cpu":
         return 1 << 30
-    return max(1, CPU_CHUNK_BYTES // (3 * height * width * 4))
+    by_bytes = max(1, CPU_CHUNK_BYTES // (3 * height * width * 4))
+    threads = max(1, torch.get_num_threads())
+    return -(-by_bytes // threads) * threads
 
 
 def run_batch(

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import functools
-import io
 import warnings
 from dataclasses import dataclass
 
@@ -154,11 +153,6 @@ def _plane_image(plane: np.ndarray):
     return Image.frombuffer("L", (plane.shape[1], plane.shape[0]), plane, "raw", "L", 0, 1)
 
 
-def _image_array(image) -> np.ndarray:
-    """A Pillow ``L`` image as an (H, W) uint8 array (``np.asarray`` goes through a slower path)."""
-    return np.frombuffer(image.tobytes(), dtype=np.uint8).reshape(image.height, image.width)
-
-
 def pixelate(images: torch.Tensor, c: float, generators) -> torch.Tensor:
     """uint8 in, uint8 out: BOX down to ``int(side * c)``, NEAREST back up (PIL's two resizes).
 
@@ -194,23 +188,24 @@ def pixelate(images: torch.Tensor, c: float, generators) -> torch.Tensor:
 
 
 def jpeg_compression(images: torch.Tensor, quality: int, generators) -> torch.Tensor:
-    """uint8 in, uint8 out: libjpeg-turbo encode at ``quality`` and decode, on the CPU whatever the
-    images' device (the GPU codec, nvJPEG, decodes slightly differently, and the output must not depend
-    on the device). Pillow encodes, as the reference does (same settings: 4:2:0 chroma subsampling,
-    libjpeg's default tables), and torchvision.io decodes straight to (3, H, W) (the same libjpeg-turbo,
-    faster than Pillow's decoder here)."""
-    from PIL import Image
-    from torchvision.io import ImageReadMode, decode_jpeg
+    """uint8 in, uint8 out: libjpeg-turbo encode at ``quality`` and decode (torchvision.io, straight
+    from and to (3, H, W)), on the CPU whatever the images' device (the GPU codec, nvJPEG, decodes
+    slightly differently, and the output must not depend on the device). The reference encodes with
+    Pillow: the same libjpeg-turbo with the same settings (4:2:0 chroma subsampling, libjpeg's
+    default tables scaled by ``quality``, integer DCT): the same decoded picture (tested). The
+    pictures go to the codec in one list per thread (``_ops.map_pictures``)."""
+    from torchvision.io import ImageReadMode, decode_jpeg, encode_jpeg
 
-    def one(picture: np.ndarray) -> torch.Tensor:
-        rgb = Image.merge("RGB", [_plane_image(plane) for plane in picture])
-        buffer = io.BytesIO()
-        rgb.save(buffer, "JPEG", quality=int(quality))
-        data = torch.frombuffer(bytearray(buffer.getbuffer()), dtype=torch.uint8)
-        return decode_jpeg(data, mode=ImageReadMode.RGB)
+    pictures = list(images.cpu().contiguous())
+    threads = max(1, min(torch.get_num_threads(), len(pictures)))
+    groups = [pictures[i::threads] for i in range(threads)]
 
-    planes = images.cpu().contiguous().numpy()
-    return torch.stack(_ops.map_pictures(one, planes, planes[0].size)).to(images.device)
+    def codec(group: list[torch.Tensor]) -> list[torch.Tensor]:
+        return decode_jpeg(encode_jpeg(group, quality=int(quality)), mode=ImageReadMode.RGB)
+
+    decoded = _ops.map_pictures(codec, groups, len(groups[0]) * pictures[0].numel())
+    ordered = [decoded[i % threads][i // threads] for i in range(len(pictures))]
+    return torch.stack(ordered).to(images.device)
 
 
 def _affine_matrices(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
