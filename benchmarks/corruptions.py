@@ -72,9 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from rich.progress import track
 
+    from evaluator.allocator import retain_freed_memory
     from evaluator.corruptions import CORRUPTIONS, corrupt, corrupt_batch
     from evaluator.corruptions.fidelity import photos
 
+    retained = retain_freed_memory()  # as in rzoo's evaluation runs; both backends run under it
     torch.set_num_threads(args.threads)
     import cv2  # the reference's OpenCV calls: one thread, like its NumPy
 
@@ -83,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(args.device)
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"glibc malloc keeps freed memory (evaluator.allocator): {retained}")
     print(
         f"torch {torch.__version__}, torch backend on {torch.get_num_threads()} CPU threads, device {device}, params {args.params}, "
         f"severity 3; best of {args.repeats} alternating repetitions; reference: imagecorruptions, one picture per call, 1 thread"

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from evaluator.allocator import retain_freed_memory
 from evaluator.config import EvalConfig
 from evaluator.corrupting import Corruptor
 from evaluator.distributed import DistContext, init_from_env
@@ -83,6 +84,7 @@ def evaluate_model(
     dist: DistContext | None = None,
 ) -> EvalResult:
     """Evaluate an already loaded model (see :func:`evaluate`)."""
+    retain_freed_memory()  # every batch reuses the previous batch's memory (see evaluator.allocator)
     started = time.perf_counter()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     task = task or get_task(cfg.task)
