@@ -73,20 +73,7 @@ def write_classifier_run(
 
 
 def write_segmentation_run(folder: Path, seed: int = 0) -> Path:
-    """A tiny UperNet run folder as zoo.dense saves it: config.json with ``rzoo_head`` + safetensors."""
-    import torch
+    """A tiny 5-class UperNet run folder as zoo.dense saves it: config.json with ``rzoo_head`` + safetensors."""
+    from tests.evalkit import write_upernet_folder
 
-    from zoo.dense import DenseModelConfig, UperNetHeadConfig, build_dense_model, save_dense_model
-    from zoo.dense.backbone import describe_backbone
-
-    backbone, norm = describe_backbone("test_resnet")
-    config = DenseModelConfig(
-        head="upernet",
-        backbone=backbone,
-        normalization=norm,
-        num_classes=5,
-        dataset="ade20k",
-        upernet=UperNetHeadConfig(channels=16, aux_channels=8),
-    )
-    torch.manual_seed(seed)
-    return save_dense_model(build_dense_model(config), folder)
+    return write_upernet_folder(folder, seed, test_scale=(2048, 512), num_classes=5, channels=16)

@@ -263,8 +263,15 @@ def write_maskrcnn_folder(
     return save_dense_model(build_dense_model(config).eval(), folder)
 
 
-def write_upernet_folder(folder: Path, seed: int = 0, test_scale: tuple[int, int] = (96, 48)) -> Path:
-    """A tiny 150-class UperNet checkpoint folder for ade20k-c (random init with a fixed seed)."""
+def write_upernet_folder(
+    folder: Path,
+    seed: int = 0,
+    test_scale: tuple[int, int] = (96, 48),
+    num_classes: int = 150,
+    channels: int = 8,
+) -> Path:
+    """A tiny UperNet checkpoint folder (150 classes: ade20k-c) as zoo.dense saves it: config.json with
+    ``rzoo_head`` + safetensors (random init with a fixed seed)."""
     import torch
 
     from zoo.dense import DenseModelConfig, UperNetHeadConfig, build_dense_model, save_dense_model
@@ -275,9 +282,9 @@ def write_upernet_folder(folder: Path, seed: int = 0, test_scale: tuple[int, int
         head="upernet",
         backbone=backbone,
         normalization=norm,
-        num_classes=150,
+        num_classes=num_classes,
         dataset="ade20k",
-        upernet=UperNetHeadConfig(channels=8, aux_channels=8, test_scale=test_scale),
+        upernet=UperNetHeadConfig(channels=channels, aux_channels=8, test_scale=test_scale),
     )
     torch.manual_seed(seed)
     return save_dense_model(build_dense_model(config), folder)

@@ -184,19 +184,25 @@ def one_thread():
     yield from single_thread()
 
 
+def _two_ranks_equal_one_process(tmp_path, run: tuple, corruptions: str, severities: str, single_batch: int):
+    """Run 5 images on 2 gloo ranks (batches of 2) and in one process; every number and every saved
+    shard state must be equal. Returns the single-process result."""
+    distributed = _torchrun(*run, tmp_path / "dist", corruptions, severities, batch_size=2)
+    single = _one_process(*run, tmp_path / "single", corruptions, severities, batch_size=single_batch)
+    _same(distributed, single)
+    _same_shards(tmp_path / "dist", tmp_path / "single")
+    assert distributed.num_images == single.num_images == 5 and _rank_sizes(5) == [3, 2]
+    return single
+
+
 def test_coco_c_two_gloo_ranks_equal_one_process(tmp_path, one_thread) -> None:
     """Box and mask AP of a Mask R-CNN: the ranks' detections are concatenated, then scored by COCOeval."""
     data = write_coco(tmp_path / "coco", n=5)  # images of different sizes, sparse image ids
     assert len({(img["height"], img["width"]) for img in data["images"]}) == 5
     ckpt = write_maskrcnn_folder(tmp_path / "det")
-    run = (ckpt, "coco-c", tmp_path / "coco")
-    corruptions, severities = "gaussian_noise,contrast", "3"
+    corruptions = "gaussian_noise,contrast"
     # Rank 0 runs images 0, 2, 4 in batches of 2, rank 1 images 1, 3; one process all 5 in a batch.
-    distributed = _torchrun(*run, tmp_path / "dist", corruptions, severities, batch_size=2)
-    single = _one_process(*run, tmp_path / "single", corruptions, severities, batch_size=5)
-    _same(distributed, single)
-    _same_shards(tmp_path / "dist", tmp_path / "single")
-    assert distributed.num_images == single.num_images == 5 and _rank_sizes(5) == [3, 2]
+    single = _two_ranks_equal_one_process(tmp_path, (ckpt, "coco-c", tmp_path / "coco"), corruptions, "3", 5)
     assert set(single.metrics) == {"box_ap", "mask_ap"}
     for metric in single.metrics.values():  # numbers that a lost or duplicated detection would move
         assert 0 < metric.clean < 1
@@ -238,12 +244,7 @@ def test_ade20k_c_two_gloo_ranks_equal_one_process(tmp_path, one_thread) -> None
     labels = _own_predictions(ckpt, pictures)
     write_ade20k(tmp_path / "ade", pictures, labels)
     run = (ckpt, "ade20k-c", tmp_path / "ade")
-    corruptions, severities = "gaussian_noise,contrast", "3,5"
-    distributed = _torchrun(*run, tmp_path / "dist", corruptions, severities, batch_size=2)
-    single = _one_process(*run, tmp_path / "single", corruptions, severities, batch_size=4)
-    _same(distributed, single)
-    _same_shards(tmp_path / "dist", tmp_path / "single")
-    assert distributed.num_images == single.num_images == 5 and _rank_sizes(5) == [3, 2]
+    single = _two_ranks_equal_one_process(tmp_path, run, "gaussian_noise,contrast", "3,5", 4)
     miou = single.primary
     assert single.primary_metric == "miou" and 0.5 < miou.clean <= 1
     assert all(0 < v < miou.clean for table in miou.corrupted.values() for v in table.values())
