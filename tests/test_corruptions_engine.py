@@ -341,3 +341,35 @@ def test_pixelate_nearest_index_is_pillows():
         row = np.tile(np.arange(small, dtype=np.uint8), (2, 1))
         pillow = np.asarray(Image.fromarray(row).resize((size, 2), Image.NEAREST))[0]
         assert np.array_equal(digital._nearest_index(small, size).numpy(), pillow)
+
+
+def test_a_forked_child_corrupts_with_its_own_thread_pool():
+    # the parent's pool threads do not exist in a forked child (a DataLoader worker, say): the child
+    # must start its own pool instead of waiting forever on the inherited one
+    import multiprocessing
+
+    from evaluator.corruptions import _ops
+
+    x = _batch(4, size=40)
+    seeds = [1, 2, 3, 4]
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        expected = corrupt_batch(x, "gaussian_noise", 3, seeds)  # the parent's pool now exists
+        assert _ops._pool.cache_info().currsize >= 1 or _ops.PARALLEL_MIN_VALUES > 3 * 40 * 40
+        _ops.map_pictures(lambda i: i, range(4), _ops.PARALLEL_MIN_VALUES)  # make sure it does
+        assert _ops._pool.cache_info().currsize >= 1
+        context = multiprocessing.get_context("fork")
+        with context.Pool(1) as children:
+            got = children.apply_async(_corrupt_in_child, (x, seeds)).get(timeout=30)
+    finally:
+        torch.set_num_threads(previous)
+    assert torch.equal(got, expected)
+
+
+def _corrupt_in_child(x, seeds):
+    from evaluator.corruptions import _ops
+
+    torch.set_num_threads(2)
+    _ops.PARALLEL_MIN_VALUES = 0  # every per-picture call goes through the (child's) pool
+    return corrupt_batch(x, "gaussian_noise", 3, seeds)

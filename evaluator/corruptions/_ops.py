@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -34,6 +35,11 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(
         max_workers=workers, thread_name_prefix="rzoo-corrupt", initializer=_one_torch_thread
     )
+
+
+# A forked child (a DataLoader worker, say) inherits the pool objects but not their threads: it
+# starts its own pools.
+os.register_at_fork(after_in_child=_pool.cache_clear)
 
 
 def map_pictures(fn: Callable[[T], R], items: Iterable[T], values_per_picture: int) -> list[R]:
