@@ -24,11 +24,8 @@ def _device_key(device: torch.device | str) -> str:
 
 @lru_cache(maxsize=64)
 def _gaussian_taps(sigma: float, truncate: float) -> tuple[float, ...]:
-    # scipy.ndimage.gaussian_filter1d: radius = int(truncate * sigma + 0.5), weights exp(-x^2/2s^2)/sum
-    radius = int(truncate * float(sigma) + 0.5)
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    w = np.exp(-0.5 * (x / float(sigma)) ** 2)
-    return tuple((w / w.sum()).tolist())
+    """scipy.ndimage.gaussian_filter1d's weights (``_ops.gaussian_kernel1d``) as a cacheable tuple."""
+    return tuple(_ops.gaussian_kernel1d(sigma, truncate, torch.float64).tolist())
 
 
 _MATMUL_TAPS_RATIO = 16  # a dense banded matrix product beats shifted adds when side <= 16 * taps (CPU)

@@ -195,15 +195,16 @@ def gaussian_filter(
     On the CPU OpenCV filters (see :func:`separable_filter_opencv`), elsewhere torch.
     """
     sigma_h, sigma_w = (sigma, sigma) if isinstance(sigma, int | float) else sigma
-    if sigma_h > 0 and sigma_w > 0:
-        taps_h = gaussian_kernel1d(sigma_h, truncate, torch.float64)
-        taps_w = gaussian_kernel1d(sigma_w, truncate, torch.float64)
-        if opencv_can_filter(x, max(taps_h.numel(), taps_w.numel()) // 2):
-            return separable_filter_opencv(x, taps_h.numpy(), taps_w.numpy(), mode)
+    taps = {
+        dim: gaussian_kernel1d(sd, truncate, torch.float64)
+        for dim, sd in ((2, sigma_h), (3, sigma_w))
+        if sd > 0
+    }
+    if len(taps) == 2 and opencv_can_filter(x, max(t.numel() for t in taps.values()) // 2):
+        return separable_filter_opencv(x, taps[2].numpy(), taps[3].numpy(), mode)
     out = x
-    for dim, sd in ((2, sigma_h), (3, sigma_w)):
-        if sd > 0:
-            out = convolve1d(out, gaussian_kernel1d(sd, truncate, x.dtype, x.device), dim, mode)
+    for dim, kernel in taps.items():
+        out = convolve1d(out, kernel.to(dtype=x.dtype, device=x.device), dim, mode)
     return out
 
 

@@ -134,16 +134,15 @@ def zoom_factors(param: Zoom) -> tuple[float, ...]:
     return tuple(float(z) for z in np.arange(1, param.stop, param.step))
 
 
-def glass_offsets(h: int, w: int, param: Glass, generators) -> list[torch.Tensor]:
-    """Per iteration, the (N, H*W) uint8 code of every pixel's offset: dy, dx = divmod(code, 2d) - d,
-    uniform in [-d, d) each (one draw per pixel)."""
+def glass_offsets(h: int, w: int, param: Glass, generators) -> torch.Tensor:
+    """(N, iterations, H*W) uint8: per picture and iteration the code of every pixel's offset,
+    dy, dx = divmod(code, 2d) - d, uniform in [-d, d) each (one draw per pixel)."""
     span = 2 * param.max_delta
 
     def draw(g: torch.Generator) -> torch.Tensor:  # (iterations, H*W): one picture's draws, in order
         return torch.randint(span * span, (param.iterations, h * w), generator=g, dtype=torch.uint8)
 
-    codes = _ops.stack_draws(generators, draw, param.iterations * h * w)
-    return list(codes.unbind(1))
+    return _ops.stack_draws(generators, draw, param.iterations * h * w)
 
 
 @lru_cache(maxsize=32)
@@ -162,7 +161,7 @@ def _glass_grid(
     return index, visited, code_step
 
 
-def glass_sources(h: int, w: int, max_delta: int, offsets: list[torch.Tensor]) -> torch.Tensor:
+def glass_sources(h: int, w: int, max_delta: int, offsets: torch.Tensor) -> torch.Tensor:
     """(N, H*W) flat source index of every output pixel after the reference's pixel-"swapping" loop.
 
     The reference visits (h, w) from the bottom-right to the top-left (h in (d, H-d], w in (d, W-d])
@@ -173,12 +172,13 @@ def glass_sources(h: int, w: int, max_delta: int, offsets: list[torch.Tensor]) -
     later in row-major order), it holds what it copied itself. So the pass is
     ``out[p] = prev[end of the chain p -> p + offset(p) -> ...]``, the chain following offsets while
     they point to already-visited pixels. We resolve every chain at once by pointer jumping; the
-    result equals the sequential loop for the same offsets, in O(log chain length) gathers.
+    result equals the sequential loop for the same offsets (``glass_offsets``' codes), in
+    O(log chain length) gathers.
     """
-    n, device = offsets[0].shape[0], offsets[0].device
+    n, device = offsets.shape[0], offsets.device
     index, visited, code_step = _glass_grid(n, h, w, max_delta, str(device))
     sources = index
-    for offset in offsets:
+    for offset in offsets.unbind(1):
         step = code_step.index_select(0, offset.reshape(-1).to(torch.int64))
         target = torch.where(visited, index + step, index)
         follows = visited & (step > 0) & visited.index_select(0, target)
@@ -282,13 +282,13 @@ def glass_blur(images: torch.Tensor, param: Glass, generators) -> torch.Tensor:
     if images.device.type == "cpu":
         from evaluator.corruptions._glass_kernel import glass_shuffle_sources
 
-        codes = torch.stack(offsets, dim=1).numpy()  # (N, iterations, H*W)
+        codes = offsets.numpy()
         per_picture = _ops.map_pictures(
             lambda c: glass_shuffle_sources(h, w, param.max_delta, c), codes, codes[0].size
         )
         sources = torch.from_numpy(np.stack(per_picture)).to(torch.int64)
     else:
-        sources = glass_sources(h, w, param.max_delta, [o.to(images.device) for o in offsets])
+        sources = glass_sources(h, w, param.max_delta, offsets.to(images.device))
     shuffled = torch.gather(x.reshape(n, c, h * w), 2, sources[:, None, :].expand(n, c, h * w))
     return gaussian_filter(shuffled.reshape(n, c, h, w), param.sigma).clamp_(0, 255)
 

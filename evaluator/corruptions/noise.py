@@ -59,17 +59,18 @@ def _bernoulli_positions(n: int, p: float, gen: torch.Generator) -> torch.Tensor
     return positions[:inside].long()  # (positions increase: the ones below n are a prefix)
 
 
-_SPARSE_BELOW = 0.15  # flip probability under which drawing only the flipped positions is faster,
-_SPARSE_MIN_VALUES = 1 << 14  # for pictures this large: below, the per-picture loop costs more
+# Drawing only the flipped positions is faster for flip probabilities below _SPARSE_BELOW, on pictures
+# of at least _SPARSE_MIN_VALUES values (on smaller ones its per-picture loop costs more)
+_SPARSE_BELOW = 0.15
+_SPARSE_MIN_VALUES = 1 << 14
 
 
 def impulse_noise(images: torch.Tensor, amount: float, generators) -> torch.Tensor:
     """uint8 in, uint8 out. skimage's s&p: every value is flipped with p = amount, a flipped value becomes
     255 (salt) or 0 (pepper) with equal odds. Two exact ways to draw it, the faster one for the amount
     and the picture size."""
-    if (
-        amount >= _SPARSE_BELOW or images[0].numel() < _SPARSE_MIN_VALUES
-    ):  # one uniform per value: u < amount/2 salt, amount/2 <= u < amount pepper
+    if amount >= _SPARSE_BELOW or images[0].numel() < _SPARSE_MIN_VALUES:
+        # one uniform per value: u < amount/2 salt, amount/2 <= u < amount pepper
         u = _ops.rand(generators, images.shape[1:], images.device)
         salt_or_pepper = (u < amount / 2).to(torch.uint8).mul_(255)
         return torch.where(u < amount, salt_or_pepper, images)

@@ -396,7 +396,15 @@ def water_drops(liquid: torch.Tensor) -> torch.Tensor:
     return torch.where(peak > 0, drops / peak.clamp(min=1e-12), 0.0)
 
 
-_EMBOSS_KERNEL = np.array([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]], dtype=np.float32)
+def _kernel_3x3(taps: tuple[tuple[int, int, int], ...]) -> np.ndarray:
+    """(dy, dx, weight) taps as the 3x3 kernel cv2.filter2D takes."""
+    kernel = np.zeros((3, 3), dtype=np.float32)
+    for dy, dx, weight in taps:
+        kernel[1 + dy, 1 + dx] = weight
+    return kernel
+
+
+_EMBOSS_KERNEL = _kernel_3x3(_EMBOSS)
 
 
 def _drop_shading_opencv(layer: torch.Tensor) -> torch.Tensor:
