@@ -102,7 +102,6 @@ class Cifar10C(ClassifierTask):
     with_mce: bool = False
     model_kind: str = "classifier"
     stackable: bool = True
-    num_classes: int = 10
     metric: ClassificationMetric = field(default_factory=lambda: ClassificationMetric(10))
 
     def open(self, data_root: Path, limit: int | None, subset: int | None = None) -> Cifar10CDataset:

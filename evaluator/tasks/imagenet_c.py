@@ -195,7 +195,6 @@ class ImageNetC(ClassifierTask):
     with_mce: bool = True
     model_kind: str = "classifier"
     stackable: bool = False
-    num_classes: int = 1000
     metric: ClassificationMetric = field(default_factory=lambda: ClassificationMetric(1000))
 
     def open(self, data_root: Path, limit: int | None, subset: int | None = None) -> ImageNetCDataset:
