@@ -152,12 +152,25 @@ def test_wrong_number_of_classes_is_refused(tmp_path) -> None:
         )
 
 
-def test_prefetching_threads_do_not_change_the_numbers(tmp_path) -> None:
+def test_prefetching_threads_do_not_change_the_numbers(tmp_path, monkeypatch) -> None:
     # on the fly: prepared in turn in the model's thread (the CPU default) or by 2 prefetching threads
+    import threading
+
+    from evaluator import engine
+
     write_cifar10(tmp_path, n=37)
     model = tiny_cnn()
-    results = []
+    load_images = engine._load_images
+    loaded_in: list[threading.Thread] = []
+
+    def recording_load(*args, **kwargs):
+        loaded_in.append(threading.current_thread())
+        return load_images(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_load_images", recording_load)
+    results, threads = [], []
     for workers in (None, 2):
+        loaded_in.clear()
         cfg = EvalConfig(
             "tiny",
             "cifar10-c",
@@ -169,7 +182,10 @@ def test_prefetching_threads_do_not_change_the_numbers(tmp_path) -> None:
             num_workers=workers,
         )
         results.append(evaluate_model(_mut(model), cfg).to_dict()["metrics"])
+        threads.append(set(loaded_in))
     assert results[0] == results[1]
+    assert threads[0] == {threading.main_thread()}  # in turn, in the caller's thread
+    assert threading.main_thread() not in threads[1] and len(threads[1]) >= 1  # ahead, in the pool
 
 
 def test_batches_are_prepared_in_turn_on_the_cpu_and_ahead_on_a_gpu(tmp_path) -> None:
