@@ -277,13 +277,18 @@ def _ssim(clean: np.ndarray, out: np.ndarray) -> float:
 def test_cifar_severities_get_stronger(name):
     # SSIM to the clean image falls with severity (glass_blur trades sigma against iterations and
     # spatter switches from water to mud between severities 3 and 4: their tables are not monotone).
+    # snow's severities 4 and 5 are as strong as each other: the reference gives SSIM 0.712 and 0.714
+    # (+-0.025) over 40 draws on these photos, so that one step may go either way.
     images = [photo(n, 32) for n in ("astronaut", "chelsea", "coffee", "rocket")]
     seeds = list(range(len(images)))
     similarity = []
     for severity in SEVERITIES:
         out = run(name, images, severity, seeds=seeds, param_set="cifar10-c")
         similarity.append(np.mean([_ssim(c, o) for c, o in zip(images, out, strict=True)]))
-    assert all(b <= a + 0.005 for a, b in itertools.pairwise(similarity)), similarity
+    steps = list(itertools.pairwise(similarity))
+    if name == "snow":
+        steps[-1] = (similarity[2], similarity[4])  # severity 5 against 3 instead of 4
+    assert all(b <= a + 0.005 for a, b in steps), similarity
     assert similarity[-1] < similarity[0] - 0.05, similarity
 
 

@@ -220,20 +220,6 @@ def test_device_argument_runs_the_work_there_and_returns_on_the_input_device():
     assert out.device == x.device and torch.equal(out, corrupt_batch(x, "gaussian_noise", 2, [1, 2]))
 
 
-def test_sparse_bernoulli_positions_follow_the_binomial_law():
-    from evaluator.corruptions.noise import _bernoulli_positions
-
-    gen = torch.Generator().manual_seed(0)
-    draws = [_bernoulli_positions(1000, 0.09, gen) for _ in range(1500)]
-    counts = np.array([d.numel() for d in draws])
-    assert counts.mean() == pytest.approx(90, abs=1.0) and counts.var() == pytest.approx(81.9, rel=0.15)
-    hits = torch.cat(draws)
-    assert hits.min() >= 0 and hits.max() <= 999 and all(torch.all(d[1:] > d[:-1]) for d in draws[:50])
-    per_position = torch.bincount(hits, minlength=1000).double() / len(draws)
-    assert per_position[:500].mean().item() == pytest.approx(0.09, abs=0.005)  # uniform over positions
-    assert per_position[500:].mean().item() == pytest.approx(0.09, abs=0.005)
-
-
 @pytest.mark.parametrize("rate", [3, 12, 60, 500])
 def test_shot_noise_lookup_table_equals_exact_inversion(rate):
     # the (level, uniform bucket) table must give what inverting each draw's Poisson CDF gives
@@ -241,8 +227,7 @@ def test_shot_noise_lookup_table_equals_exact_inversion(rate):
 
     x = _batch(2, size=40)
     out = noise.shot_noise(x, rate, seeding.generators([1, 2]))
-    gens = seeding.generators([1, 2])
-    u = torch.stack([torch.empty(3, 40, 40).uniform_(generator=g) for g in gens]).reshape(-1)
+    u = _ops.rand(seeding.generators([1, 2]), (3, 40, 40), "cpu").reshape(-1)  # the same draws
     counts = noise.poisson_counts(x.reshape(-1).to(torch.int32), rate, u)
     expected = (counts.float() * (255.0 / rate)).clamp(0, 255).to(torch.uint8).reshape(x.shape)
     assert out.dtype == torch.uint8

@@ -2,7 +2,10 @@
 
 Everything works on float tensors (N, C, H, W) on any device. Random draws follow the contract of
 ``_spec.py``: image ``i`` draws only from ``generators[i]`` on the CPU, then the result moves to the
-images' device, so an image's corruption does not depend on its batch neighbours or the device.
+images' device, so an image's corruption does not depend on its batch neighbours or the device. Bulk
+draws (:func:`rand`, :func:`randn`, :func:`randint`) come from a stream keyed by one draw of the
+picture's generator (:func:`picture_keys`, ``_random_kernel``): 3-10x faster than torch's CPU
+generator, and compiled code can draw and use the numbers in one pass.
 """
 
 from __future__ import annotations
@@ -58,32 +61,57 @@ def map_pictures(fn: Callable[[T], R], items: Iterable[T], values_per_picture: i
     return list(_pool(workers).map(fn, items))
 
 
-def stack_draws(
-    generators: Sequence[torch.Generator], draw: Callable[[torch.Generator], torch.Tensor], values: int
-) -> torch.Tensor:
-    """``torch.stack([draw(g) for g in generators])`` on the CPU, each ``draw`` making ``values`` values,
-    spread over threads by :func:`map_pictures`."""
-    return torch.stack(map_pictures(draw, generators, values))
+def picture_keys(generators: Sequence[torch.Generator]):
+    """One 64-bit key per picture, drawn from its generator: the start of its stream in
+    ``_random_kernel`` (uint64 NumPy array)."""
+    import numpy as np
+
+    keys = [torch.randint(-(1 << 63), (1 << 63) - 1, (), generator=g, dtype=torch.int64) for g in generators]
+    return np.array([int(k) for k in keys], dtype=np.int64).view(np.uint64)
 
 
-def _fill(generators, shape: Sequence[int], device, fill: str) -> torch.Tensor:
-    out = torch.empty((len(generators), *shape))
-    map_pictures(
-        lambda pair: getattr(pair[0], fill)(generator=pair[1]),
-        zip(out, generators, strict=True),
-        math.prod(shape),
-    )
-    return out.to(device, non_blocking=True)
+def map_row_groups(fn: Callable[[slice], None], rows: int, values_per_row: int) -> None:
+    """``fn(slice)`` over contiguous groups of ``rows`` rows, one group per thread: for kernels that
+    loop over pictures themselves (see :func:`map_pictures`; inline when the whole work is small)."""
+    workers = min(torch.get_num_threads(), rows)
+    if workers <= 1 or rows * values_per_row < 2 * PARALLEL_MIN_VALUES:
+        workers = 1
+    bounds = [rows * k // workers for k in range(workers + 1)]
+    map_pictures(fn, [slice(a, b) for a, b in zip(bounds, bounds[1:])], PARALLEL_MIN_VALUES)
+
+
+def _fill(generators, shape: Sequence[int], device, kernel_name: str, dtype=None, *args) -> torch.Tensor:
+    import numpy as np
+
+    from evaluator.corruptions import _random_kernel
+
+    kernel = getattr(_random_kernel, kernel_name)
+    keys = picture_keys(generators)
+    out = np.empty((len(generators), math.prod(shape)), dtype=dtype or np.float32)
+    map_row_groups(lambda rows: kernel(keys[rows], *args, out[rows]), out.shape[0], out.shape[1])
+    return torch.from_numpy(out).reshape(len(generators), *shape).to(device, non_blocking=True)
 
 
 def randn(generators, shape: Sequence[int], device) -> torch.Tensor:
-    """Standard normal samples, one tensor of ``shape`` per image: (N, *shape)."""
-    return _fill(generators, shape, device, "normal_")
+    """Standard normal samples, one tensor of ``shape`` per image: (N, *shape), float32, from each
+    picture's stream (``_random_kernel.normal_fill``)."""
+    return _fill(generators, shape, device, "normal_fill")
 
 
 def rand(generators, shape: Sequence[int], device) -> torch.Tensor:
-    """Uniform [0, 1) samples, one tensor of ``shape`` per image: (N, *shape)."""
-    return _fill(generators, shape, device, "uniform_")
+    """Uniform [0, 1) samples (multiples of 2**-24), one tensor of ``shape`` per image: (N, *shape),
+    float32, from each picture's stream (``_random_kernel.uniform_fill``)."""
+    return _fill(generators, shape, device, "uniform_fill")
+
+
+def randint(generators, bound: int, shape: Sequence[int], device) -> torch.Tensor:
+    """Integers in [0, bound) (``bound <= 256``), one uint8 tensor of ``shape`` per image: (N, *shape),
+    from each picture's stream (``_random_kernel.integer_fill``)."""
+    import numpy as np
+
+    if not 1 <= bound <= 256:
+        raise ValueError(f"bound must be in 1..256, got {bound}")
+    return _fill(generators, shape, device, "integer_fill", np.uint8, int(bound))
 
 
 def gaussian_kernel1d(sigma: float, truncate: float = 4.0, dtype=torch.float32, device=None) -> torch.Tensor:

@@ -138,11 +138,8 @@ def glass_offsets(h: int, w: int, param: Glass, generators) -> torch.Tensor:
     """(N, iterations, H*W) uint8: per picture and iteration the code of every pixel's offset,
     dy, dx = divmod(code, 2d) - d, uniform in [-d, d) each (one draw per pixel)."""
     span = 2 * param.max_delta
-
-    def draw(g: torch.Generator) -> torch.Tensor:  # (iterations, H*W): one picture's draws, in order
-        return torch.randint(span * span, (param.iterations, h * w), generator=g, dtype=torch.uint8)
-
-    return _ops.stack_draws(generators, draw, param.iterations * h * w)
+    codes = _ops.randint(generators, span * span, (param.iterations * h * w,), "cpu")
+    return codes.reshape(len(generators), param.iterations, h * w)
 
 
 @lru_cache(maxsize=32)

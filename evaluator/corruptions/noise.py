@@ -7,6 +7,8 @@ All four work on intensities in [0, 1] and clip back to [0, 1] (as imagecorrupti
 - impulse_noise: salt & pepper: each value is replaced with probability ``amount``, by 1 or 0 with equal odds
   (``skimage.util.random_noise(mode="s&p")``)
 - speckle_noise: ``x + x * N(0, sigma)``
+
+Every draw comes from the picture's own stream (``_random_kernel``: SplitMix64, ziggurat normals).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import functools
 import math
 
+import numpy as np
 import torch
 
 from evaluator.corruptions import _ops
@@ -26,61 +29,68 @@ IMPULSE_AMOUNT = {"imagenet-c": (0.03, 0.06, 0.09, 0.17, 0.27), "cifar10-c": (0.
 SPECKLE_SIGMA = {"imagenet-c": (0.15, 0.2, 0.35, 0.45, 0.6), "cifar10-c": (0.06, 0.1, 0.12, 0.16, 0.2)}
 
 
+def _fused(kernel_name: str, images: torch.Tensor, generators, *args) -> torch.Tensor:
+    """A CPU uint8 batch through one of ``_random_kernel``'s noise kernels (draw and apply in one pass),
+    the pictures split over threads."""
+    from evaluator.corruptions import _random_kernel
+
+    kernel = getattr(_random_kernel, kernel_name)
+    keys = _ops.picture_keys(generators)
+    flat = images.contiguous().reshape(images.shape[0], -1).numpy()
+    out = np.empty_like(flat)
+    _ops.map_row_groups(
+        lambda rows: kernel(flat[rows], keys[rows], *args, out[rows]), flat.shape[0], flat.shape[1]
+    )
+    return torch.from_numpy(out).reshape(images.shape)
+
+
+def _quantized(values: torch.Tensor) -> torch.Tensor:
+    """The engine's quantization (clip, truncate), for the formulas on other devices."""
+    return values.clamp_(0, 255).to(torch.uint8)
+
+
+# Each noise has a fused CPU kernel and a torch formula (any device) that draw the same numbers and
+# round the same float32 operations in the same order: the same bytes (tested).
+
+
 def gaussian_noise(images: torch.Tensor, sigma: float, generators) -> torch.Tensor:
-    # clip(x / 255 + n, 0, 1) * 255 == clip(x + 255 n, 0, 255): the engine clips
+    """uint8 in, uint8 out: ``clip(x / 255 + n sigma, 0, 1) * 255 == clip(x + n * (255 sigma), 0, 255)``."""
+    scale = np.float32(255.0 * sigma)
+    if images.device.type == "cpu":
+        return _fused("gaussian_noise", images, generators, scale)
+    return gaussian_noise_formula(images, scale, generators)
+
+
+def gaussian_noise_formula(images: torch.Tensor, scale: float, generators) -> torch.Tensor:
     noise = _ops.randn(generators, images.shape[1:], images.device)
-    return torch.add(images, noise, alpha=255.0 * sigma, out=noise)
+    return _quantized(noise.mul_(float(scale)).add_(images))
 
 
 def speckle_noise(images: torch.Tensor, sigma: float, generators) -> torch.Tensor:
-    # x + x * n == x * (1 + n)
+    """uint8 in, uint8 out: ``x + x * sigma n == x * (n * sigma + 1)``."""
+    if images.device.type == "cpu":
+        return _fused("speckle_noise", images, generators, np.float32(sigma))
+    return speckle_noise_formula(images, sigma, generators)
+
+
+def speckle_noise_formula(images: torch.Tensor, sigma: float, generators) -> torch.Tensor:
     noise = _ops.randn(generators, images.shape[1:], images.device)
-    return torch.addcmul(images, images, noise, value=sigma, out=noise)
-
-
-def _geometric_gaps(count: int, p: float, gen: torch.Generator) -> torch.Tensor:
-    """``count`` Geometric(p) draws (trials up to and including a success, >= 1), float64, by inversion:
-    ``floor(log(V) / log(1 - p)) + 1`` with V uniform in (0, 1], so ``P(gap > m) = (1 - p) ** m``.
-    Vectorized: about 3x cheaper than ``Tensor.geometric_``, which takes its logarithms one by one."""
-    v = torch.empty(count, dtype=torch.float64).uniform_(generator=gen)
-    return torch.rsub(v, 1.0).log_().div_(math.log1p(-p)).floor_().add_(1.0)
-
-
-def _bernoulli_positions(n: int, p: float, gen: torch.Generator) -> torch.Tensor:
-    """Indices of the successes of ``n`` Bernoulli(p) trials, drawn as geometric gaps between successes:
-    about ``n * p`` draws instead of ``n`` (the same law as one uniform per trial)."""
-    mean = n * p
-    draws = int(mean + 6 * math.sqrt(mean * (1 - p)) + 16)
-    positions = _geometric_gaps(draws, p, gen).cumsum_(0).sub_(1)
-    while positions[-1] < n - 1:  # not enough successes drawn yet (a > 6 sigma event): draw more
-        more = _geometric_gaps(draws, p, gen).cumsum_(0)
-        positions = torch.cat([positions, more.add_(positions[-1])])
-    inside = int(torch.searchsorted(positions, torch.tensor([float(n)], dtype=torch.float64)))
-    return positions[:inside].long()  # (positions increase: the ones below n are a prefix)
-
-
-# Drawing only the flipped positions is faster for flip probabilities below _SPARSE_BELOW, on pictures
-# of at least _SPARSE_MIN_VALUES values (on smaller ones its per-picture loop costs more)
-_SPARSE_BELOW = 0.15
-_SPARSE_MIN_VALUES = 1 << 14
+    return _quantized(noise.mul_(float(sigma)).add_(1.0).mul_(images))
 
 
 def impulse_noise(images: torch.Tensor, amount: float, generators) -> torch.Tensor:
     """uint8 in, uint8 out. skimage's s&p: every value is flipped with p = amount, a flipped value becomes
-    255 (salt) or 0 (pepper) with equal odds. Two exact ways to draw it, the faster one for the amount
-    and the picture size."""
-    if amount >= _SPARSE_BELOW or images[0].numel() < _SPARSE_MIN_VALUES:
-        # one uniform per value: u < amount/2 salt, amount/2 <= u < amount pepper
-        u = _ops.rand(generators, images.shape[1:], images.device)
-        salt_or_pepper = (u < amount / 2).to(torch.uint8).mul_(255)
-        return torch.where(u < amount, salt_or_pepper, images)
-    out = images.clone()  # sparse: the flipped positions (geometric gaps) and one bit each
-    flat = out.view(out.shape[0], -1)
-    for row, gen in zip(flat, generators, strict=True):
-        positions = _bernoulli_positions(flat.shape[1], amount, gen)
-        salt = torch.randint(0, 2, (positions.numel(),), generator=gen, dtype=torch.uint8).mul_(255)
-        row.index_put_((positions.to(images.device),), salt.to(images.device))
-    return out
+    255 (salt) or 0 (pepper) with equal odds: one uniform u per value, ``u < amount / 2`` salt,
+    ``amount / 2 <= u < amount`` pepper."""
+    if images.device.type == "cpu":
+        return _fused("impulse_noise", images, generators, np.float32(amount), np.float32(amount / 2))
+    return impulse_noise_formula(images, amount, generators)
+
+
+def impulse_noise_formula(images: torch.Tensor, amount: float, generators) -> torch.Tensor:
+    u = _ops.rand(generators, images.shape[1:], images.device)
+    salt_or_pepper = (u < amount / 2).to(torch.uint8).mul_(255)
+    return torch.where(u < amount, salt_or_pepper, images)
 
 
 _GUIDE_PER_COUNT = 4  # guide-table buckets per possible count: almost every lookup lands on the answer
@@ -158,7 +168,16 @@ def shot_noise(images: torch.Tensor, rate: float, generators) -> torch.Tensor:
     inversion (:func:`poisson_counts`), the count to its output level. The 256 levels make a table of
     (level, uniform bucket) -> output; the draws in the few buckets that straddle two counts are inverted
     exactly."""
-    table = _shot_table(float(rate)).to(images.device)
+    rate = float(rate)
+    if images.device.type != "cpu":
+        return shot_noise_formula(images, rate, generators)
+    cdf, _, k_max, _ = _poisson_tables(rate)
+    tables = (_shot_table(rate).numpy(), _SHOT_BUCKETS, cdf.reshape(256, k_max).numpy())
+    return _fused("shot_noise", images, generators, *tables, _count_values(rate, k_max).numpy())
+
+
+def shot_noise_formula(images: torch.Tensor, rate: float, generators) -> torch.Tensor:
+    table = _shot_table(rate).to(images.device)
     u = _ops.rand(generators, images.shape[1:], images.device).reshape(-1)
     levels = images.reshape(-1).to(torch.int32)
     index = u.mul(_SHOT_BUCKETS).to(torch.int32)  # exact (B is a power of two): j / B <= u < (j + 1) / B
@@ -167,15 +186,14 @@ def shot_noise(images: torch.Tensor, rate: float, generators) -> torch.Tensor:
     mixed = (out < 0).nonzero().squeeze(1)
     if mixed.numel():
         counts = poisson_counts(levels.index_select(0, mixed), rate, u.index_select(0, mixed))
-        k_max = _poisson_tables(rate)[2]
-        values = _count_values(float(rate), k_max).to(images.device, torch.int16)
+        values = _count_values(rate, _poisson_tables(rate)[2]).to(images.device, torch.int16)
         out.index_copy_(0, mixed, values.index_select(0, counts))
     return out.to(torch.uint8).reshape(images.shape)
 
 
 SPECS = (
-    CorruptionSpec("gaussian_noise", "noise", gaussian_noise, GAUSSIAN_SIGMA, random=True),
+    CorruptionSpec("gaussian_noise", "noise", gaussian_noise, GAUSSIAN_SIGMA, random=True, uint8_io=True),
     CorruptionSpec("shot_noise", "noise", shot_noise, SHOT_RATE, random=True, uint8_io=True),
     CorruptionSpec("impulse_noise", "noise", impulse_noise, IMPULSE_AMOUNT, random=True, uint8_io=True),
-    CorruptionSpec("speckle_noise", "noise", speckle_noise, SPECKLE_SIGMA, random=True),
+    CorruptionSpec("speckle_noise", "noise", speckle_noise, SPECKLE_SIGMA, random=True, uint8_io=True),
 )

@@ -141,11 +141,8 @@ RGB_TO_GRAY = (0.299, 0.587, 0.114)  # cv2.COLOR_RGB2GRAY
 def snow(images: torch.Tensor, param: Snow, generators) -> torch.Tensor:
     """A zoomed, thresholded, motion-blurred noise layer added twice (and rotated) to a whitened image."""
     h, w = images.shape[-2:]
-    drawn = _ops.map_pictures(
-        lambda g: (torch.randn(h, w, generator=g), uniform(g, *SNOW_ANGLE_RANGE)), generators, h * w
-    )  # per picture: the noise field, then the angle
-    noise = torch.stack([field for field, _ in drawn])
-    return apply_snow(images, param, noise.to(images.device), [angle for _, angle in drawn])
+    noise = _ops.randn(generators, (h, w), images.device)  # per picture: the noise field, then the angle
+    return apply_snow(images, param, noise, [uniform(g, *SNOW_ANGLE_RANGE) for g in generators])
 
 
 def apply_snow(images: torch.Tensor, param: Snow, noise: torch.Tensor, angles: list[float]) -> torch.Tensor:
@@ -321,15 +318,14 @@ def fog(images: torch.Tensor, param: Fog, generators) -> torch.Tensor:
     h, w = images.shape[-2:]
     mapsize = next_power_of_2(max(h, w))
     count = plasma_draws(mapsize)
-    if images.device.type == "cpu":  # draw and build each picture's map in one (GIL-free) call
+    draws = _ops.rand(generators, (count,), "cpu")
+    if images.device.type == "cpu":  # build each picture's map in one (GIL-free) call
         from evaluator.corruptions._plasma_kernel import plasma_map
 
-        def one_map(g: torch.Generator) -> torch.Tensor:
-            draws = torch.rand(count, generator=g).numpy()
-            return torch.from_numpy(plasma_map(mapsize, param.wibble_decay, draws))
-
-        return apply_fog(images, param, _ops.stack_draws(generators, one_map, count))
-    draws = _ops.stack_draws(generators, lambda g: torch.rand(count, generator=g), count)
+        maps = _ops.map_pictures(
+            lambda row: torch.from_numpy(plasma_map(mapsize, param.wibble_decay, row)), draws.numpy(), count
+        )
+        return apply_fog(images, param, torch.stack(maps))
     plasma = plasma_fractal(mapsize, param.wibble_decay, draws.to(images.device))
     return apply_fog(images, param, plasma)
 
@@ -365,8 +361,7 @@ def brightness(images: torch.Tensor, amount: float, generators) -> torch.Tensor:
 def spatter(images: torch.Tensor, param: Spatter, generators) -> torch.Tensor:
     """Water drops (embossed outlines of a thresholded smooth noise field) or mud splashes."""
     h, w = images.shape[-2:]
-    noise = _ops.stack_draws(generators, lambda g: torch.randn(h, w, generator=g), h * w)
-    return apply_spatter(images, param, noise.to(images.device))
+    return apply_spatter(images, param, _ops.randn(generators, (h, w), images.device))
 
 
 def apply_spatter(images: torch.Tensor, param: Spatter, noise: torch.Tensor) -> torch.Tensor:
