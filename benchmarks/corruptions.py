@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-reference", action="store_true", help="torch only (e.g. on a GPU box)")
     args = parser.parse_args(argv)
 
+    from evaluator.openmp import POLICY_VARIABLE, sleep_when_idle
+
+    sleep_when_idle()  # as the rzoo command line does (set OMP_WAIT_POLICY=ACTIVE to compare)
     import numpy as np
     import torch
     from rich.progress import track
@@ -86,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"glibc malloc keeps freed memory (evaluator.allocator): {retained}")
+    print(f"OpenMP idle threads: {POLICY_VARIABLE}={os.environ.get(POLICY_VARIABLE)} (evaluator.openmp)")
     print(
         f"torch {torch.__version__}, torch backend on {torch.get_num_threads()} CPU threads, device {device}, params {args.params}, "
         f"severity 3; best of {args.repeats} alternating repetitions; reference: imagecorruptions, one picture per call, 1 thread"

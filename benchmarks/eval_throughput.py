@@ -20,6 +20,7 @@ formats to a temporary folder.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -74,6 +75,9 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    from evaluator.openmp import POLICY_VARIABLE, sleep_when_idle
+
+    sleep_when_idle()  # as the rzoo command line does (set OMP_WAIT_POLICY=ACTIVE to compare)
     import numpy as np
     import timm
     import torch
@@ -90,7 +94,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, model {args.model}, batch {args.batch_size}"
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, model {args.model}, batch {args.batch_size}, "
+        f"{POLICY_VARIABLE}={os.environ.get(POLICY_VARIABLE)}"
     )
     model = timm.create_model(args.model, num_classes=10).eval()
     identity = CheckpointIdentity(name=f"{args.model}-random", architecture=args.model)

@@ -17,6 +17,7 @@ os.environ.pop("HF_TOKEN", None)
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the rzoo command line (evaluator/openmp.py)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,10 @@ import click
 import typer
 from typer.core import TyperGroup
 
+from evaluator.openmp import sleep_when_idle
 from zoo.errors import RzooError
+
+sleep_when_idle()  # before any command imports torch (see evaluator/openmp.py)
 
 
 class _RzooGroup(TyperGroup):
