@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
-from evaluator.corruptions import seeding
+from evaluator.corruptions import _ops, seeding
 from evaluator.corruptions._spec import PARAM_SETS, CorruptionSpec
 from evaluator.protocol import SEVERITIES
 from zoo.errors import InvalidInputError, unknown_name
@@ -89,15 +89,18 @@ def _check_batch(x: torch.Tensor) -> None:
 CPU_CHUNK_BYTES = 2 << 20  # float32 bytes per family call on the CPU (see _spec.py)
 
 
-def chunk_size(height: int, width: int, device: torch.device) -> int:
-    """How many pictures one family call gets: all of them on a GPU; on the CPU about 2 MB of float32,
-    rounded up to a multiple of torch's thread count (per-picture work is spread over that many
-    threads: 3 pictures on 2 threads would leave one idle half the time)."""
+def chunk_bounds(n: int, height: int, width: int, device: torch.device, threads: int) -> list[tuple[int, int]]:
+    """The (start, stop) of each family call: the whole batch on a GPU; on the CPU chunks of about
+    ``CPU_CHUNK_BYTES`` of float32, as many as a multiple of ``threads`` (equal shares: 3 chunks on 2
+    threads would leave one idle a third of the time), their sizes as even as they can be."""
     if device.type != "cpu":
-        return 1 << 30
+        return [(0, n)]
     by_bytes = max(1, CPU_CHUNK_BYTES // (3 * height * width * 4))
-    threads = max(1, torch.get_num_threads())
-    return -(-by_bytes // threads) * threads
+    threads = max(1, min(threads, n))
+    chunks = -(-n // by_bytes)
+    chunks = min(n, -(-chunks // threads) * threads)
+    edges = [n * k // chunks for k in range(chunks + 1)]
+    return list(zip(edges, edges[1:]))
 
 
 def run_batch(
@@ -105,24 +108,36 @@ def run_batch(
 ) -> torch.Tensor:
     """Corrupt one same-sized (N, 3, H, W) uint8 batch; returns uint8 on ``x``'s device.
 
-    The chunks run one after the other in the calling thread, each torch op on torch's intra-op
-    threads; per-picture work that torch cannot spread (random fills, Pillow's codecs) goes through
-    ``_ops.map_pictures``. Every picture draws only from its own generator, so the output does not
+    On the CPU the chunks run on ``torch.get_num_threads()`` pool threads at once, one torch thread
+    each (``_ops.map_pictures``): whole pictures in parallel, no thread waits on another between two
+    ops. Per-picture work inside a chunk (random fills, codecs, OpenCV, Numba kernels) then runs
+    inline. A corruption whose cost is one large torch kernel that spreads well over torch's own
+    threads (``spread="ops"``: zoom_blur's resampling) runs its chunks in turn instead, each op on
+    all of torch's threads. Every picture draws only from its own generator, so the output does not
     depend on the chunking or on the thread count."""
     check_size(x.shape[2], x.shape[3], params)
     work = x.to(device) if device is not None else x
     param = spec.param(params, severity)
     gens = seeding.generators(seeds)
     out = torch.empty_like(work)
-    step = chunk_size(x.shape[2], x.shape[3], work.device)
-    for start in range(0, work.shape[0], step):
-        chunk = work[start : start + step]
+
+    def run_chunk(bounds: tuple[int, int]) -> None:
+        start, stop = bounds
+        chunk = work[start:stop]
         if spec.uint8_io:
-            out[start : start + step] = spec.fn(chunk.contiguous(), param, gens[start : start + step])
-            continue
+            out[start:stop] = spec.fn(chunk.contiguous(), param, gens[start:stop])
+            return
         floats = chunk.to(torch.float32, memory_format=torch.contiguous_format)
-        result = spec.fn(floats, param, gens[start : start + step]).clamp_(0, 255)
-        store_uint8(out[start : start + step], result)
+        result = spec.fn(floats, param, gens[start:stop]).clamp_(0, 255)
+        store_uint8(out[start:stop], result)
+
+    threads = torch.get_num_threads()
+    bounds = chunk_bounds(work.shape[0], x.shape[2], x.shape[3], work.device, threads)
+    if work.device.type == "cpu" and spec.spread == "pictures" and len(bounds) > 1:
+        _ops.map_pictures(run_chunk, bounds, _ops.PARALLEL_MIN_VALUES)
+    else:
+        for chunk in bounds:
+            run_chunk(chunk)
     return out.to(x.device)
 
 

@@ -16,18 +16,19 @@ same-sized images and returns the corrupted batch:
 - ``uint8_io=True`` (optional): the function takes the uint8 batch and returns uint8 itself (codecs and
   resamplers that are exact on integers: no float round trip, no quantization by the engine).
 
-On the CPU the engine hands a family a few pictures at a time (about 2 MB of float32 per call, and at
-least two chunks per torch thread): large temporaries cost page faults on every allocation, small ones
-are recycled by the allocator. The chunks run concurrently on a pool of ``torch.get_num_threads()``
-threads (one torch thread each), so a corruption function must be thread safe: cached tensors
-(``lru_cache``) are read, never modified in place, and no state is shared between calls.
+On the CPU the engine hands a family a few pictures at a time (about 2 MB of float32 per call, as many
+calls as a multiple of torch's thread count): large temporaries cost page faults on every allocation,
+small ones are recycled by the allocator. The chunks run concurrently on a pool of
+``torch.get_num_threads()`` threads (one torch thread each; ``spread="ops"``: in turn on torch's
+threads), so a corruption function must be thread safe: cached tensors (``lru_cache``) are read, never
+modified in place, and no state is shared between calls.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from evaluator.protocol import HOLDOUT_CORRUPTIONS
 
@@ -44,6 +45,9 @@ class CorruptionSpec:
     params: Mapping[str, tuple[Any, ...]]  # parameter set -> one entry per severity 1..5
     random: bool  # False: a pure function of the image (must match the reference within 1 grey level)
     uint8_io: bool = False  # True: fn takes and returns uint8 batches
+    # CPU parallelism: "pictures" (chunks on parallel one-thread workers) or "ops" (chunks in turn,
+    # each torch op on all threads: for corruptions made of large torch kernels that scale well)
+    spread: Literal["pictures", "ops"] = "pictures"
 
     @property
     def holdout(self) -> bool:

@@ -294,6 +294,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
     CorruptionSpec("defocus_blur", "blur", defocus_blur, DEFOCUS_BLUR, random=False),
     CorruptionSpec("glass_blur", "blur", glass_blur, GLASS_BLUR, random=True),
     CorruptionSpec("motion_blur", "blur", motion_blur_images, MOTION_BLUR, random=True),
-    CorruptionSpec("zoom_blur", "blur", zoom_blur, ZOOM_BLUR, random=False),
+    # zoom_blur is a dozen large resampling kernels: they spread best over torch's threads
+    CorruptionSpec("zoom_blur", "blur", zoom_blur, ZOOM_BLUR, random=False, spread="ops"),
     CorruptionSpec("gaussian_blur", "blur", gaussian_blur, GAUSSIAN_BLUR, random=False),
 )
