@@ -24,23 +24,26 @@ def plasma_map(mapsize: int, wibble_decay: float, draws: np.ndarray) -> np.ndarr
         amplitude = np.float32(wibble * wibble)
         squares, lefts, tops = used, used + k * k, used + 2 * k * k
         for i in range(k):  # squares: mean of the 4 corners (wrapping) + noise
+            i1 = i + 1 if i + 1 < k else 0  # (no % in the loops: an integer division is ~30 cycles)
             for j in range(k):
-                i1, j1 = (i + 1) % k, (j + 1) % k
+                j1 = j + 1 if j + 1 < k else 0
                 corners = (grid[i * step, j * step] + grid[i1 * step, j * step]) + (
                     grid[i * step, j1 * step] + grid[i1 * step, j1 * step]
                 )
                 noise = amplitude * (draws[squares + i * k + j] * two - one)
                 grid[i * step + half, j * step + half] = corners * quarter + noise
         for i in range(k):  # diamonds on the corner rows: centres above and below, corners left and right
+            i0 = i - 1 if i > 0 else k - 1
             for j in range(k):
-                i0, j1 = (i - 1) % k, (j + 1) % k
+                j1 = j + 1 if j + 1 < k else 0
                 total = grid[i * step + half, j * step + half] + grid[i0 * step + half, j * step + half]
                 total = (total + grid[i * step, j * step]) + grid[i * step, j1 * step]
                 noise = amplitude * (draws[lefts + i * k + j] * two - one)
                 grid[i * step, j * step + half] = total * quarter + noise
         for i in range(k):  # diamonds on the corner columns: centres left and right, corners above and below
+            i1 = i + 1 if i + 1 < k else 0
             for j in range(k):
-                i1, j0 = (i + 1) % k, (j - 1) % k
+                j0 = j - 1 if j > 0 else k - 1
                 total = grid[i * step + half, j * step + half] + grid[i * step + half, j0 * step + half]
                 total = (total + grid[i * step, j * step]) + grid[i1 * step, j * step]
                 noise = amplitude * (draws[tops + i * k + j] * two - one)

@@ -155,8 +155,29 @@ def apply_snow(images: torch.Tensor, param: Snow, noise: torch.Tensor, angles: l
         layer = torch.floor(layer * 255) / 255
     layer = motion_blur(layer, param.radius, param.sigma, angles)
     layer = (torch.round(layer * 255) / 255)[..., :h, :w]
+    if images.device.type == "cpu":
+        from evaluator.corruptions._weather_kernel import snow_blend
+
+        out = torch.empty_like(images)
+        weights = np.array(RGB_TO_GRAY, dtype=np.float32)
+        pictures, flakes = images.contiguous().numpy(), layer[:, 0].contiguous().numpy()
+        _ops.map_pictures(
+            lambda i: snow_blend(
+                pictures[i : i + 1], flakes[i : i + 1], weights,
+                np.float32(param.blend), np.float32(1 - param.blend), out[i : i + 1].numpy(),
+            ),
+            range(images.shape[0]),
+            pictures[0].size,
+        )  # fmt: skip
+        return out
+    return blend_snow(images, layer, param.blend)
+
+
+def blend_snow(images: torch.Tensor, layer: torch.Tensor, blend: float) -> torch.Tensor:
+    """snow's last step (``_weather_kernel.snow_blend`` on the CPU): whiten the picture, add the layer
+    (N, 1, H, W) and the layer turned by 180 degrees; values in [0, 255]."""
     x = images / 255.0
-    x = param.blend * x + (1 - param.blend) * torch.maximum(x, _gray(x) * 1.5 + 0.5)
+    x = blend * x + (1 - blend) * torch.maximum(x, _gray(x) * 1.5 + 0.5)
     return (x + layer + torch.flip(layer, dims=(-2, -1))).clamp_(0, 1) * 255
 
 
@@ -332,11 +353,33 @@ def fog(images: torch.Tensor, param: Fog, generators) -> torch.Tensor:
 
 def apply_fog(images: torch.Tensor, param: Fog, plasma: torch.Tensor) -> torch.Tensor:
     """fog given its plasma fractal (N, S, S), S >= H, W: clip((x + s * plasma) * m / (m + s)), with x
-    and the image maximum m in [0, 1] (computed here on 0..255 values)."""
+    and the image maximum m in [0, 1] (computed here on 0..255 values). On the CPU in one pass
+    (``_weather_kernel.fog_blend``, the same float32 operations)."""
+    if images.device.type == "cpu":
+        from evaluator.corruptions._weather_kernel import fog_blend
+
+        top = images.amax(dim=(1, 2, 3)) / 255.0
+        scales = (top / (top + param.strength)).numpy()
+        pictures, maps = images.contiguous().numpy(), plasma.contiguous().numpy()
+        gain = np.float32(255.0 * param.strength)
+        out = torch.empty_like(images)
+        _ops.map_pictures(
+            lambda i: fog_blend(
+                pictures[i : i + 1], maps[i : i + 1], gain, scales[i : i + 1], out[i : i + 1].numpy()
+            ),
+            range(images.shape[0]),
+            pictures[0].size,
+        )
+        return out
+    return blend_fog(images, plasma, param.strength)
+
+
+def blend_fog(images: torch.Tensor, plasma: torch.Tensor, strength: float) -> torch.Tensor:
+    """fog's last step (``_weather_kernel.fog_blend`` on the CPU) as torch ops."""
     h, w = images.shape[-2:]
     top = images.amax(dim=(1, 2, 3), keepdim=True) / 255.0
-    fog_layer = plasma[:, None, :h, :w] * (255.0 * param.strength)
-    return (images + fog_layer).mul_(top / (top + param.strength)).clamp_(0, 255)
+    fog_layer = plasma[:, None, :h, :w] * (255.0 * strength)
+    return (images + fog_layer).mul_(top / (top + strength)).clamp_(0, 255)
 
 
 # ---- brightness -----------------------------------------------------------------------------------

@@ -1,0 +1,35 @@
+"""The compiled CPU kernels of snow and fog give the torch formulas' floats (a GPU runs those)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from evaluator.corruptions import weather
+from evaluator.corruptions._weather_kernel import snow_blend
+
+
+def _pictures(n: int = 3, h: int = 45, w: int = 61) -> torch.Tensor:
+    x = torch.randint(0, 256, (n, 3, h, w), generator=torch.Generator().manual_seed(0)).float()
+    x[0, :, :5] = 0.0  # black and white areas: the clips at both ends
+    x[1, :, :5] = 255.0
+    return x
+
+
+def test_snow_blend_kernel_gives_the_formulas_floats():
+    x = _pictures()
+    flakes = torch.rand(x.shape[0], 1, *x.shape[-2:], generator=torch.Generator().manual_seed(1))
+    layer = torch.round(flakes * 255 * 1.3).clamp_(max=255) / 255
+    for blend in (0.55, 0.7, 0.85):
+        out = torch.empty_like(x)
+        weights = np.array(weather.RGB_TO_GRAY, dtype=np.float32)
+        snow_blend(x.numpy(), layer[:, 0].numpy(), weights, np.float32(blend), np.float32(1 - blend), out.numpy())
+        assert torch.equal(out, weather.blend_snow(x, layer, blend)), blend
+
+
+def test_fog_kernel_gives_the_formulas_floats():
+    x = _pictures()
+    plasma = torch.rand(x.shape[0], 64, 64, generator=torch.Generator().manual_seed(2))
+    for param in weather.FOG["imagenet-c"]:
+        cpu = weather.apply_fog(x, param, plasma)  # CPU tensors: the compiled kernel
+        assert torch.equal(cpu, weather.blend_fog(x, plasma, param.strength)), param
