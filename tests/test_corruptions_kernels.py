@@ -33,3 +33,15 @@ def test_fog_kernel_gives_the_formulas_floats():
     for param in weather.FOG["imagenet-c"]:
         cpu = weather.apply_fog(x, param, plasma)  # CPU tensors: the compiled kernel
         assert torch.equal(cpu, weather.blend_fog(x, plasma, param.strength)), param
+
+
+def test_compiled_motion_blur_equals_the_torch_shifted_sums():
+    from evaluator.corruptions import _filters
+
+    x = _pictures(2, 70, 90)
+    angles = [-44.0, 31.5]
+    compiled = _filters.motion_blur(x, 15, 8.0, angles)  # CPU float32 above the gather size
+    per_image = [_filters.motion_blur_taps(15, 8.0, a, 70, 90) for a in angles]
+    torch_form = torch.stack([_filters.shifted_sum(img, t) for img, t in zip(x, per_image, strict=True)])
+    assert x[0].numel() > _filters.MOTION_GATHER_MAX_VALUES
+    torch.testing.assert_close(compiled, torch_form, rtol=0, atol=1e-4)

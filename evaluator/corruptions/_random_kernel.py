@@ -190,8 +190,9 @@ def gaussian_noise(images: np.ndarray, keys: np.ndarray, scale: np.float32, out:
         for start in range(0, images.shape[1], _BLOCK):
             size = min(_BLOCK, images.shape[1] - start)
             repair = _normal_block(keys[i], start, noise[:size], pending, repair)
-            for k in range(size):
-                out[i, start + k] = _store(np.float32(images[i, start + k]) + noise[k] * scale)
+            source, target = images[i, start : start + size], out[i, start : start + size]
+            for k in range(size):  # (slices: no index arithmetic in the loop, which vectorizes)
+                target[k] = _store(np.float32(source[k]) + noise[k] * scale)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -205,8 +206,9 @@ def speckle_noise(images: np.ndarray, keys: np.ndarray, sigma: np.float32, out: 
         for start in range(0, images.shape[1], _BLOCK):
             size = min(_BLOCK, images.shape[1] - start)
             repair = _normal_block(keys[i], start, noise[:size], pending, repair)
+            source, target = images[i, start : start + size], out[i, start : start + size]
             for k in range(size):
-                out[i, start + k] = _store(np.float32(images[i, start + k]) * (noise[k] * sigma + one))
+                target[k] = _store(np.float32(source[k]) * (noise[k] * sigma + one))
 
 
 @numba.njit(cache=True, nogil=True)
