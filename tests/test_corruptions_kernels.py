@@ -45,3 +45,13 @@ def test_compiled_motion_blur_equals_the_torch_shifted_sums():
     torch_form = torch.stack([_filters.shifted_sum(img, t) for img, t in zip(x, per_image, strict=True)])
     assert x[0].numel() > _filters.MOTION_GATHER_MAX_VALUES
     torch.testing.assert_close(compiled, torch_form, rtol=0, atol=1e-4)
+
+
+def test_spatter_kernel_gives_the_formulas_floats():
+    x = _pictures()
+    for param in weather.SPATTER["imagenet-c"][2:4]:  # water, then mud
+        noise = torch.randn(x.shape[0], *x.shape[-2:], generator=torch.Generator().manual_seed(3))
+        cpu = weather.apply_spatter(x, param, noise)
+        layer, colour = weather.spatter_layer(param, noise)
+        assert torch.equal(cpu, weather.blend_spatter(x, layer, param.intensity, colour, param.mud)), param
+        assert not torch.equal(cpu, x)

@@ -55,3 +55,24 @@ def fog_blend(images: np.ndarray, plasma: np.ndarray, gain: np.float32, scales: 
                 for x in range(w):
                     value = (images[i, c, y, x] + plasma[i, y, x] * gain) * scale
                     out[i, c, y, x] = min(max(value, zero), full)
+
+
+@numba.njit(cache=True, nogil=True)
+def spatter_blend(
+    images: np.ndarray, layer: np.ndarray, gain: np.float32, colour: np.ndarray, mud: bool, out: np.ndarray
+) -> None:
+    """``weather.blend_spatter`` on (N, 3, H, W) float32 values and the layer (N, H, W): water
+    ``x + (drop * gain) * colour``; mud ``x * (1 - mask) + colour * mask``; clipped to [0, 255]."""
+    n, channels, h, w = images.shape
+    zero, one, full = np.float32(0), np.float32(1), np.float32(255.0)
+    for i in range(n):
+        for c in range(channels):
+            tint = colour[c]
+            for y in range(h):
+                source, cover, target = images[i, c, y], layer[i, y], out[i, c, y]
+                for x in range(w):
+                    if mud:
+                        value = source[x] * (one - cover[x]) + tint * cover[x]
+                    else:
+                        value = source[x] + (cover[x] * gain) * tint
+                    target[x] = min(max(value, zero), full)

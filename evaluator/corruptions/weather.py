@@ -409,16 +409,44 @@ def spatter(images: torch.Tensor, param: Spatter, generators) -> torch.Tensor:
 
 def apply_spatter(images: torch.Tensor, param: Spatter, noise: torch.Tensor) -> torch.Tensor:
     """spatter given its draw: a standard normal field (N, H, W)."""
+    layer, colour = spatter_layer(param, noise)
+    if images.device.type != "cpu":
+        return blend_spatter(images, layer, param.intensity, colour.to(images.device), param.mud)
+    from evaluator.corruptions._weather_kernel import spatter_blend
+
+    out = torch.empty_like(images)
+    pictures, cover = images.contiguous().numpy(), layer[:, 0].contiguous().numpy()
+    gain, tints = np.float32(param.intensity), colour.numpy()
+    _ops.map_pictures(
+        lambda i: spatter_blend(pictures[i : i + 1], cover[i : i + 1], gain, tints, param.mud, out[i : i + 1].numpy()),
+        range(images.shape[0]),
+        pictures[0].size,
+    )
+    return out
+
+
+def spatter_layer(param: Spatter, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The liquid's cover (N, 1, H, W) (mud: the mask, water: the drops' intensity) and its colour
+    (3,), on 0..255 values, from the noise field (N, H, W)."""
     liquid = gaussian_filter((param.loc + param.scale * noise.to(torch.float32))[:, None], param.sigma)
     liquid = torch.where(liquid < param.threshold, 0.0, liquid)
-    if param.mud:  # x (1 - m) + colour m, on 0..255 values
+    if param.mud:
         mask = gaussian_filter((liquid > param.threshold).to(torch.float32), param.intensity)
-        mask = torch.where(mask < 0.8, 0.0, mask)
-        colour = torch.tensor(MUD_RGB, device=images.device) * 255.0
-        return (images * (1 - mask)).add_(colour[None, :, None, None] * mask).clamp_(0, 255)
-    drops = water_drops(liquid) * param.intensity  # x + colour m, on 0..255 values
-    colour = torch.tensor(WATER_RGB, device=images.device) * 255.0
-    return (images + drops * colour[None, :, None, None]).clamp_(0, 255)
+        layer = torch.where(mask < 0.8, 0.0, mask)
+    else:
+        layer = water_drops(liquid)
+    return layer, torch.tensor(MUD_RGB if param.mud else WATER_RGB) * 255.0
+
+
+def blend_spatter(
+    images: torch.Tensor, layer: torch.Tensor, intensity: float, colour: torch.Tensor, mud: bool
+) -> torch.Tensor:
+    """spatter's last step (``_weather_kernel.spatter_blend`` on the CPU): mud mixes the colour in by
+    the mask ``layer`` (N, 1, H, W), water adds it by the drops' intensity."""
+    tint = colour[None, :, None, None]
+    if mud:
+        return (images * (1 - layer)).add_(tint * layer).clamp_(0, 255)
+    return (images + (layer * intensity) * tint).clamp_(0, 255)
 
 
 _EMBOSS = ((-1, -1, -2), (-1, 0, -1), (0, -1, -1), (0, 0, 1), (0, 1, 1), (1, 0, 1), (1, 1, 2))  # (dy, dx, w)
