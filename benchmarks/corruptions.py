@@ -1,14 +1,16 @@
 """Corruption speed: images/s of the torch backend and of the reference, measured in the same run.
 
     python benchmarks/corruptions.py [--sizes 32 224 512] [--corruptions fog snow] [--device cpu]
-                                     [--repeats 5] [--threads N] [--params imagenet-c]
+                                     [--repeats 5] [--threads N] [--params imagenet-c] [--cold]
 
 For every corruption and size, on a batch of a real photo (skimage's astronaut resized to the size;
 64 / 8 / 2 pictures at 32 / 224 / 512 px, each with its own seed): the reference backend
 (``imagecorruptions``, one picture per call, as it is used) and the torch backend (one ``corrupt_batch``
 call for the whole batch, uint8 in and out, on ``--device``). The two are timed alternately, ``--repeats``
 times each after a warm-up, and the fastest repetition of each counts (the machine is shared: the
-minimum is the least disturbed measurement). The torch backend runs on ``--threads`` CPU threads
+minimum is the least disturbed measurement). Each timed call follows an untimed call of the same
+backend (its steady state, as in an evaluation run; ``--cold`` times it straight after the other
+backend's call instead). The torch backend runs on ``--threads`` CPU threads
 (default: all cores; its engine spreads a batch's chunks over them), the reference on one, as its API
 works. Prints a markdown table per size with the ratio torch/reference of images/s, the geometric mean
 of the ratios, and each backend's process CPU time per picture (all threads; less sensitive than the
@@ -29,9 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 BATCH_OF_SIZE = {32: 64, 224: 8, 512: 2}
 
 
-def _best_of(calls, repeats: int, sync) -> tuple[list[float], list[float]]:
+def _best_of(calls, repeats: int, sync, warm: bool = True) -> tuple[list[float], list[float]]:
     """Alternate the calls ``repeats`` times after one warm-up each; per call the fastest wall-clock time
-    and the smallest process CPU time (all threads) of a repetition."""
+    and the smallest process CPU time (all threads) of a repetition. ``warm``: each timed call comes
+    right after an untimed one of the same backend, as in an evaluation run, where the engine is called
+    batch after batch; otherwise the threaded backend starts each call on cores left idle during the
+    other backend's call, and on a VM an idle core takes a while to wake (measured on the 2-core VM:
+    gaussian_blur at 224 px 940 pictures/s alternating cold, 1730 warm)."""
     for call in calls:
         call()
     sync()
@@ -39,6 +45,9 @@ def _best_of(calls, repeats: int, sync) -> tuple[list[float], list[float]]:
     best_cpu = [math.inf] * len(calls)
     for _ in range(repeats):
         for i, call in enumerate(calls):
+            if warm:
+                call()
+                sync()
             start, start_cpu = time.perf_counter(), time.process_time()
             call()
             sync()
@@ -66,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=None, help="pictures per measurement (default by size)")
     parser.add_argument("--repeats", type=int, default=5, help="timed repetitions per backend and cell")
     parser.add_argument("--skip-reference", action="store_true", help="torch only (e.g. on a GPU box)")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="time each call straight after the other backend's (default: after an untimed call of its own)",
+    )
     args = parser.parse_args(argv)
 
     from evaluator.openmp import POLICY_VARIABLE, sleep_when_idle
@@ -92,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"OpenMP idle threads: {POLICY_VARIABLE}={os.environ.get(POLICY_VARIABLE)} (evaluator.openmp)")
     print(
         f"torch {torch.__version__}, torch backend on {torch.get_num_threads()} CPU threads, device {device}, params {args.params}, "
-        f"severity 3; best of {args.repeats} alternating repetitions; reference: imagecorruptions, one picture per call, 1 thread"
+        f"severity 3; best of {args.repeats} alternating repetitions ({'cold' if args.cold else 'warm'}); "
+        "reference: imagecorruptions, one picture per call, 1 thread"
     )
     rows = {}
     cells = [(size, name) for size in args.sizes for name in names]
@@ -110,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                 corrupt(picture, name, 3, seed, args.params, backend="reference")
 
         calls = [run_torch] if args.skip_reference else [run_torch, run_reference]
-        best, best_cpu = _best_of(calls, args.repeats, sync)
+        best, best_cpu = _best_of(calls, args.repeats, sync, warm=not args.cold)
         cpu_ms = [1e3 * t / n for t in best_cpu]
         rows[size, name] = (
             None if args.skip_reference else n / best[1],
