@@ -130,6 +130,78 @@ def disk_kernel(radius: float, alias_blur: float) -> torch.Tensor:
     return torch.from_numpy(smooth.astype(np.float32))
 
 
+@dataclass(frozen=True)
+class DiskRuns:
+    """``disk_kernel`` as a disk of row runs, then a separable Gaussian (``_defocus_kernel``)."""
+
+    half: int  # the kernel array's half size: the reflect-101 padding filter2D uses
+    row_offsets: np.ndarray
+    run_starts: np.ndarray
+    run_stops: np.ndarray
+    scale: float  # each disk pixel's weight (1 / area)
+    taps: np.ndarray  # the Gaussian's taps (float32)
+
+
+@lru_cache(maxsize=32)
+def disk_runs(radius: float, alias_blur: float) -> DiskRuns | None:
+    """The row-run form of ``disk_kernel(radius, alias_blur)``, or None where the Gaussian smoothing
+    reaches the edge of the kernel's array (there the kernel is not exactly Gaussian * disk)."""
+    half = 8 if radius <= 8 else int(radius)
+    ksize = 3 if radius <= 8 else 5
+    coords = np.arange(-half, half + 1)
+    xx, yy = np.meshgrid(coords, coords)
+    inside = (xx**2 + yy**2) <= radius**2
+    t = np.arange(ksize, dtype=np.float64) - (ksize - 1) / 2
+    g = np.exp(-(t**2) / (2 * alias_blur**2))
+    g /= g.sum()
+    reach = ksize // 2
+    rows = np.flatnonzero(inside.any(axis=1))
+    if np.abs(coords[rows]).max() + reach > half or np.abs(coords[inside.any(axis=0)]).max() + reach > half:
+        return None
+    starts, stops = [], []
+    for row in rows:
+        cols = np.flatnonzero(inside[row])
+        assert cols[-1] - cols[0] + 1 == cols.size, "a disk row is one run"
+        starts.append(coords[cols[0]])
+        stops.append(coords[cols[-1]])
+    runs = DiskRuns(
+        half=half,
+        row_offsets=coords[rows].astype(np.int64),
+        run_starts=np.array(starts, dtype=np.int64),
+        run_stops=np.array(stops, dtype=np.int64),
+        scale=1.0 / float(inside.sum()),
+        taps=g.astype(np.float32),
+    )
+    # the promise: Gaussian * disk is the kernel the reference builds
+    full = np.zeros((2 * half + 1 + 2 * reach,) * 2)
+    full[reach:-reach, reach:-reach] = inside * runs.scale
+    smooth = sum(g[i] * g[j] * full[i : i + 2 * half + 1, j : j + 2 * half + 1] for i in range(ksize) for j in range(ksize))
+    assert np.allclose(smooth, disk_kernel(radius, alias_blur).numpy(), rtol=0, atol=1e-6)
+    return runs
+
+
+def _defocus_cpu(images: torch.Tensor, runs: DiskRuns) -> torch.Tensor:
+    """defocus_blur on CPU float32 pictures through ``_defocus_kernel``, one plane per call."""
+    import torch.nn.functional as F
+
+    from evaluator.corruptions._defocus_kernel import disk_then_gaussian
+
+    n, c, h, w = images.shape
+    padded = F.pad(images.reshape(n * c, 1, h, w), (runs.half,) * 4, mode="reflect").reshape(n * c, h + 2 * runs.half, -1)
+    planes = padded.numpy()
+    out = torch.empty(n * c, h, w)
+    target = out.numpy()
+    scale = np.float32(runs.scale)
+    _ops.map_pictures(
+        lambda i: disk_then_gaussian(
+            planes[i], runs.half, runs.row_offsets, runs.run_starts, runs.run_stops, scale, runs.taps, target[i]
+        ),
+        range(n * c),
+        h * w,
+    )
+    return out.reshape(n, c, h, w)
+
+
 def zoom_factors(param: Zoom) -> tuple[float, ...]:
     return tuple(float(z) for z in np.arange(1, param.stop, param.step))
 
@@ -205,6 +277,9 @@ def gaussian_blur(images: torch.Tensor, sigma: float, generators) -> torch.Tenso
 
 def defocus_blur(images: torch.Tensor, param: Defocus, generators) -> torch.Tensor:
     """cv2.filter2D of each channel with the anti-aliased disk (reflect-101 borders)."""
+    runs = disk_runs(float(param.radius), float(param.alias_blur))
+    if runs is not None and images.device.type == "cpu" and min(images.shape[-2:]) > runs.half:
+        return _defocus_cpu(images, runs).clamp_(0, 255)
     kernel = disk_kernel(float(param.radius), float(param.alias_blur))
     return filter2d(images, kernel, "reflect").clamp_(0, 255)  # linear: no need to scale to [0, 1]
 
