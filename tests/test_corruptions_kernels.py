@@ -77,3 +77,14 @@ def test_defocus_as_row_runs_is_opencvs_filter2d():
     # the row-run form covers every severity but imagenet-c's 4 and 5 (radius 8 and 10: there the
     # kernel's smoothing is folded back at its array's edge), which keep the FFT
     assert used == [True, True, True, False, False, True, True, True, True, True]
+
+
+def test_compiled_elastic_warp_is_grid_samples():
+    from evaluator.corruptions import digital
+
+    x = _pictures(2, 45, 61) / 255.0
+    gen = torch.Generator().manual_seed(4)
+    field = (torch.rand(2, 2, 45, 61, generator=gen) - 0.5) * 80  # far outside: reflections on all sides
+    field[0, :, :3] = 0.0  # and whole-pixel positions
+    compiled, reference = digital._warp_cpu(x, field), digital._warp_torch(x, field)
+    torch.testing.assert_close(compiled, reference, rtol=0, atol=2e-5)

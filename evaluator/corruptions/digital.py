@@ -253,13 +253,34 @@ def elastic_transform(images: torch.Tensor, p: Elastic, generators) -> torch.Ten
         _ops.rand(generators, (2, h, w), images.device) * (2 * amplitude) - amplitude
     )  # (N, 2, H, W): dx, dy
     field = _ops.gaussian_filter(noise, sigma, truncate=3.0, mode="reflect") * p.alpha
-    ys = torch.arange(h, device=images.device, dtype=images.dtype)[:, None]
-    xs = torch.arange(w, device=images.device, dtype=images.dtype)[None, :]
+    if x.device.type == "cpu" and x.dtype == torch.float32:
+        return _warp_cpu(x, field).clamp_(0, 1).mul_(255)
+    return _warp_torch(x, field).clamp_(0, 1).mul_(255)
+
+
+def _warp_cpu(x: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
+    """:func:`_warp_torch` by ``_elastic_kernel.warp``, the pictures on ``_ops.map_pictures``' threads."""
+    from evaluator.corruptions._elastic_kernel import warp
+
+    pictures, shifts = x.contiguous().numpy(), field.contiguous().numpy()
+    out = torch.empty_like(x)
+    target = out.numpy()
+    _ops.map_pictures(
+        lambda i: warp(pictures[i], shifts[i, 0], shifts[i, 1], target[i]), range(x.shape[0]), pictures[0].size
+    )
+    return out
+
+
+def _warp_torch(x: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
+    """Resample ``x`` (N, C, H, W) at each pixel plus ``field`` (N, 2, H, W: dx, dy), bilinearly, with
+    SciPy's half-sample ``reflect`` border."""
+    h, w = x.shape[-2:]
+    ys = torch.arange(h, device=x.device, dtype=x.dtype)[:, None]
+    xs = torch.arange(w, device=x.device, dtype=x.dtype)[None, :]
     grid = torch.stack(
         [_ops.pixel_to_grid(xs + field[:, 0], w), _ops.pixel_to_grid(ys + field[:, 1], h)], dim=-1
     )  # (N, H, W, 2) as (x, y); align_corners=False + reflection = SciPy's half-sample "reflect"
-    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-    return out.clamp_(0, 1).mul_(255)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
 SPECS = (
