@@ -19,12 +19,23 @@ def glass_shuffle_sources(h: int, w: int, max_delta: int, codes: np.ndarray) -> 
 
     ``codes[i, p]`` is pixel ``p``'s offset in pass ``i``: ``dy, dx = divmod(code, 2d) - d``."""
     span = 2 * max_delta
+    steps = np.empty(span * span, dtype=np.int64)  # flat offset of each code (no division in the loop)
+    for code in range(span * span):
+        steps[code] = (code // span - max_delta) * w + code % span - max_delta
     sources = np.arange(h * w).astype(np.int32)
     for i in range(codes.shape[0]):
         for row in range(h - max_delta, max_delta, -1):
+            line = codes[i, row * w : (row + 1) * w]
             for col in range(w - max_delta, max_delta, -1):
                 p = row * w + col
-                code = codes[i, p]
-                q = (row + code // span - max_delta) * w + col + code % span - max_delta
-                sources[p] = sources[q]
+                sources[p] = sources[p + steps[line[col]]]
     return sources
+
+
+@numba.njit(cache=True, nogil=True)
+def take_pixels(picture: np.ndarray, sources: np.ndarray, out: np.ndarray) -> None:
+    """``out[c, p] = picture[c, sources[p]]`` for (C, H*W) planes."""
+    for c in range(picture.shape[0]):
+        source, target = picture[c], out[c]
+        for p in range(sources.shape[0]):
+            target[p] = source[sources[p]]

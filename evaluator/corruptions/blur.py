@@ -352,16 +352,19 @@ def glass_blur(images: torch.Tensor, param: Glass, generators) -> torch.Tensor:
     x = torch.floor_(gaussian_filter(images, param.sigma))  # np.uint8(gaussian(x / 255) * 255)
     offsets = glass_offsets(h, w, param, generators)
     if images.device.type == "cpu":
-        from evaluator.corruptions._glass_kernel import glass_shuffle_sources
+        from evaluator.corruptions._glass_kernel import glass_shuffle_sources, take_pixels
 
-        codes = offsets.numpy()
-        per_picture = _ops.map_pictures(
-            lambda c: glass_shuffle_sources(h, w, param.max_delta, c), codes, codes[0].size
+        codes, pixels = offsets.numpy(), x.reshape(n, c, h * w).numpy()
+        shuffled = torch.empty_like(x)
+        target = shuffled.reshape(n, c, h * w).numpy()
+        _ops.map_pictures(
+            lambda i: take_pixels(pixels[i], glass_shuffle_sources(h, w, param.max_delta, codes[i]), target[i]),
+            range(n),
+            codes[0].size,
         )
-        sources = torch.from_numpy(np.stack(per_picture)).to(torch.int64)
     else:
         sources = glass_sources(h, w, param.max_delta, offsets.to(images.device))
-    shuffled = torch.gather(x.reshape(n, c, h * w), 2, sources[:, None, :].expand(n, c, h * w))
+        shuffled = torch.gather(x.reshape(n, c, h * w), 2, sources[:, None, :].expand(n, c, h * w))
     return gaussian_filter(shuffled.reshape(n, c, h, w), param.sigma).clamp_(0, 255)
 
 
