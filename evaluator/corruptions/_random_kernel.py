@@ -9,7 +9,8 @@ its stream is SplitMix64 started at that key (Steele, Lea & Flood 2014: a Weyl s
 - standard normals: Marsaglia & Tsang's ziggurat (256 layers, exact: the rectangles, wedges and the
   tail beyond ``R`` cover the density exactly), rounded to float32. Draw ``j`` of the stream gives value
   ``j``'s candidate, accepted outright 98.5 % of the time; the others are settled in order with draws
-  from a second stream of the picture. That keeps the main loop free of branches: it vectorizes.
+  from a second stream of the picture, so the main loop has no data-dependent branch (measured: a
+  128-layer variant taking two 32-bit candidates per draw was slower, 3.9 against 2.7 ns per normal).
 
 The fills (``uniform_fill``, ``normal_fill``) feed the torch formulas on any device; on the CPU the
 noise kernels (``gaussian_noise``, ``speckle_noise``, ``impulse_noise``, ``shot_noise``) draw and apply
@@ -34,7 +35,7 @@ _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 _UNIFORM_SHIFT = np.uint64(40)  # 64 - 24: the top 24 bits make a float32 uniform
 _UNIFORM_STEP = np.float32(2.0**-24)
 _MANTISSA_SHIFT = np.uint64(11)  # 64 - 53: the top 53 bits make a float64 uniform
-_CANDIDATE_SHIFT = np.uint64(33)  # 64 - 31: a ziggurat candidate's top 31 bits (an int32: the loop vectorizes)
+_CANDIDATE_SHIFT = np.uint64(33)  # 64 - 31: a ziggurat candidate's top 31 bits (an int32)
 _LAYER_MASK = np.uint64(0xFF)
 _SIGN_BIT = np.uint64(0x100)
 
@@ -130,7 +131,7 @@ def _settle(bits: np.uint64, repair: np.uint64) -> tuple[np.uint64, np.float32]:
 def _normal_block(key: np.uint64, start: int, out: np.ndarray, pending: np.ndarray, repair: np.uint64):
     """Normals ``start .. start + len(out)`` of the stream at ``key`` into ``out`` (float32): draw ``j``
     gives the candidate; the few not accepted outright are settled in order from the repair stream.
-    The first loop has no branch: it vectorizes. Returns the repair stream's state."""
+    The first loop has no data-dependent branch. Returns the repair stream's state."""
     for k in range(out.shape[0]):
         x, accepted = _candidate(_mix(key + np.uint64(start + k + 1) * _GOLDEN))
         out[k] = np.float32(x)
