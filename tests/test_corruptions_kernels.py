@@ -88,3 +88,12 @@ def test_compiled_elastic_warp_is_grid_samples():
     field[0, :, :3] = 0.0  # and whole-pixel positions
     compiled, reference = digital._warp_cpu(x, field), digital._warp_torch(x, field)
     torch.testing.assert_close(compiled, reference, rtol=0, atol=2e-5)
+
+
+def test_frost_kernel_gives_the_formulas_floats():
+    x = _pictures(2, 45, 61)
+    for param in (weather.FROST["imagenet-c"][4], weather.FROST["cifar10-c"][0]):
+        choices = [(1, 3, 5), (4, 0, 0)]
+        cpu = weather.apply_frost(x, param, choices)  # CPU tensors: the compiled kernel
+        formula = weather.blend_frost(x, weather.frost_crops(param, choices, 45, 61, "cpu"), param)
+        assert torch.equal(cpu, formula), param

@@ -76,3 +76,19 @@ def spatter_blend(
                     else:
                         value = source[x] + (cover[x] * gain) * tint
                     target[x] = min(max(value, zero), full)
+
+
+@numba.njit(cache=True, nogil=True)
+def frost_blend(
+    image: np.ndarray, layer: np.ndarray, top: int, left: int, weight: np.float32, frost_weight: np.float32, out: np.ndarray
+) -> None:
+    """``weather.apply_frost`` for one picture (C, H, W) float32 and its texture: ``weight * x +
+    frost_weight * crop`` (the crop at ``top``, ``left``), clipped to [0, 255]."""
+    channels, h, w = image.shape
+    zero, full = np.float32(0), np.float32(255.0)
+    for c in range(channels):
+        for y in range(h):
+            source, texture, target = image[c, y], layer[c, top + y, left : left + w], out[c, y]
+            for x in range(w):
+                value = weight * source[x] + frost_weight * np.float32(texture[x])
+                target[x] = min(max(value, zero), full)

@@ -273,13 +273,38 @@ def frost(images: torch.Tensor, param: Frost, generators) -> torch.Tensor:
 
 
 def apply_frost(images: torch.Tensor, param: Frost, choices: list[tuple[int, int, int]]) -> torch.Tensor:
-    """frost given its draws: (texture index, crop top, crop left) per image."""
+    """frost given its draws: (texture index, crop top, crop left) per image. On the CPU in one pass
+    per picture (``_weather_kernel.frost_blend``, the same float32 operations)."""
     h, w = images.shape[-2:]
+    if images.device.type == "cpu":
+        from evaluator.corruptions._weather_kernel import frost_blend
+
+        out = torch.empty_like(images)
+        pictures, target = images.contiguous().numpy(), out.numpy()
+        weight, frost_weight = np.float32(param.image_weight), np.float32(param.frost_weight)
+
+        def one(i: int) -> None:
+            index, top, left = choices[i]
+            layer = frost_layer(index, param.texture_scale, h, w, images.device).numpy()
+            frost_blend(pictures[i], layer, top, left, weight, frost_weight, target[i])
+
+        _ops.map_pictures(one, range(images.shape[0]), pictures[0].size)
+        return out
+    return blend_frost(images, frost_crops(param, choices, h, w, images.device), param)
+
+
+def frost_crops(param: Frost, choices: list[tuple[int, int, int]], h: int, w: int, device) -> torch.Tensor:
+    """The (N, 3, h, w) texture crops of the draws."""
     crops = []
     for index, top, left in choices:
-        layer = frost_layer(index, param.texture_scale, h, w, images.device)
+        layer = frost_layer(index, param.texture_scale, h, w, device)
         crops.append(layer[:, top : top + h, left : left + w])
-    return (param.image_weight * images + param.frost_weight * torch.stack(crops)).clamp_(0, 255)
+    return torch.stack(crops)
+
+
+def blend_frost(images: torch.Tensor, crops: torch.Tensor, param: Frost) -> torch.Tensor:
+    """frost's blend as torch ops (``_weather_kernel.frost_blend`` on the CPU)."""
+    return (param.image_weight * images + param.frost_weight * crops).clamp_(0, 255)
 
 
 # ---- fog ------------------------------------------------------------------------------------------
