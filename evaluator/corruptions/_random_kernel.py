@@ -13,7 +13,7 @@ its stream is SplitMix64 started at that key (Steele, Lea & Flood 2014: a Weyl s
   128-layer variant taking two 32-bit candidates per draw was slower, 3.9 against 2.7 ns per normal).
 
 The fills (``uniform_fill``, ``normal_fill``) feed the torch formulas on any device; on the CPU the
-noise kernels (``gaussian_noise``, ``speckle_noise``, ``impulse_noise``, ``shot_noise``) draw and apply
+noise kernels (``normal_noise``, ``impulse_noise``, ``shot_noise``) draw and apply
 in one pass, uint8 in and out, with the same float32 operations in the same order as those formulas,
 so both give the same bytes (tested). One pass instead of a fill plus four or five torch passes over
 float32 temporaries: about 5x less memory traffic.
@@ -182,23 +182,11 @@ def _store(value: np.float32) -> np.uint8:
 
 
 @numba.njit(cache=True, nogil=True)
-def gaussian_noise(images: np.ndarray, keys: np.ndarray, scale: np.float32, out: np.ndarray) -> None:
-    """uint8 (N, V) -> uint8: ``x + n * scale`` (float32), clipped and truncated."""
-    noise = np.empty(_BLOCK, dtype=np.float32)
-    pending = np.empty(_BLOCK, dtype=np.bool_)
-    for i in range(images.shape[0]):
-        repair = _mix(keys[i] ^ _REPAIR_STREAM)
-        for start in range(0, images.shape[1], _BLOCK):
-            size = min(_BLOCK, images.shape[1] - start)
-            repair = _normal_block(keys[i], start, noise[:size], pending, repair)
-            source, target = images[i, start : start + size], out[i, start : start + size]
-            for k in range(size):  # (slices: no index arithmetic in the loop, which vectorizes)
-                target[k] = _store(np.float32(source[k]) + noise[k] * scale)
-
-
-@numba.njit(cache=True, nogil=True)
-def speckle_noise(images: np.ndarray, keys: np.ndarray, sigma: np.float32, out: np.ndarray) -> None:
-    """uint8 (N, V) -> uint8: ``x * (n * sigma + 1)`` (float32, in that order), clipped and truncated."""
+def normal_noise(
+    images: np.ndarray, keys: np.ndarray, scale: np.float32, multiplicative: bool, out: np.ndarray
+) -> None:
+    """uint8 (N, V) -> uint8, clipped and truncated: gaussian_noise ``x + n * scale`` or (with
+    ``multiplicative``) speckle_noise ``x * (n * scale + 1)``, float32 in that order."""
     one = np.float32(1.0)
     noise = np.empty(_BLOCK, dtype=np.float32)
     pending = np.empty(_BLOCK, dtype=np.bool_)
@@ -208,8 +196,11 @@ def speckle_noise(images: np.ndarray, keys: np.ndarray, sigma: np.float32, out: 
             size = min(_BLOCK, images.shape[1] - start)
             repair = _normal_block(keys[i], start, noise[:size], pending, repair)
             source, target = images[i, start : start + size], out[i, start : start + size]
-            for k in range(size):
-                target[k] = _store(np.float32(source[k]) * (noise[k] * sigma + one))
+            for k in range(size):  # (slices: no index arithmetic in the loop, which vectorizes)
+                if multiplicative:
+                    target[k] = _store(np.float32(source[k]) * (noise[k] * scale + one))
+                else:
+                    target[k] = _store(np.float32(source[k]) + noise[k] * scale)
 
 
 @numba.njit(cache=True, nogil=True)

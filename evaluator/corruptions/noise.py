@@ -57,7 +57,7 @@ def gaussian_noise(images: torch.Tensor, sigma: float, generators) -> torch.Tens
     """uint8 in, uint8 out: ``clip(x / 255 + n sigma, 0, 1) * 255 == clip(x + n * (255 sigma), 0, 255)``."""
     scale = np.float32(255.0 * sigma)
     if images.device.type == "cpu":
-        return _fused("gaussian_noise", images, generators, scale)
+        return _fused("normal_noise", images, generators, scale, False)
     return gaussian_noise_formula(images, scale, generators)
 
 
@@ -69,7 +69,7 @@ def gaussian_noise_formula(images: torch.Tensor, scale: float, generators) -> to
 def speckle_noise(images: torch.Tensor, sigma: float, generators) -> torch.Tensor:
     """uint8 in, uint8 out: ``x + x * sigma n == x * (n * sigma + 1)``."""
     if images.device.type == "cpu":
-        return _fused("speckle_noise", images, generators, np.float32(sigma))
+        return _fused("normal_noise", images, generators, np.float32(sigma), True)
     return speckle_noise_formula(images, sigma, generators)
 
 
