@@ -10,8 +10,10 @@ which is the first 8 bytes (big endian, top bit cleared: a non-negative 63-bit i
 (a CIFAR test index, a COCO image id, an ADE20K file stem), so the same image gets the same corruption
 whatever the batch composition, the order, the number of workers or the device.
 
-The torch backend seeds one CPU ``torch.Generator`` per image with that seed (:func:`generators`); the
-reference backend seeds NumPy's global RNG with :func:`numpy_seed` (NumPy wants 32 bits).
+The torch backend seeds one CPU ``torch.Generator`` per image with that seed (:func:`generators`); bulk
+draws come from a SplitMix64 stream keyed by one draw of that generator (``_ops.picture_keys``,
+``_random_kernel``). The reference backend seeds NumPy's global RNG with :func:`numpy_seed` (NumPy
+wants 32 bits).
 """
 
 from __future__ import annotations
