@@ -23,7 +23,9 @@ def test_snow_blend_kernel_gives_the_formulas_floats():
     for blend in (0.55, 0.7, 0.85):
         out = torch.empty_like(x)
         weights = np.array(weather.RGB_TO_GRAY, dtype=np.float32)
-        snow_blend(x.numpy(), layer[:, 0].numpy(), weights, np.float32(blend), np.float32(1 - blend), out.numpy())
+        snow_blend(
+            x.numpy(), layer[:, 0].numpy(), weights, np.float32(blend), np.float32(1 - blend), out.numpy()
+        )
         assert torch.equal(out, weather.blend_snow(x, layer, blend)), blend
 
 

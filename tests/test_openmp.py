@@ -50,9 +50,11 @@ def test_rzoo_lets_idle_openmp_threads_sleep_and_keeps_a_users_policy():
 
 def test_sleep_when_idle_cannot_change_a_running_openmp():
     probe = (
-        "import sys, os; sys.path.insert(0, {root!r}); os.environ.pop('OMP_WAIT_POLICY', None); "
+        f"import sys, os; sys.path.insert(0, {str(REPO_ROOT)!r}); os.environ.pop('OMP_WAIT_POLICY', None); "
         "import torch; from evaluator.openmp import sleep_when_idle; "
         "print(sleep_when_idle(), os.environ.get('OMP_WAIT_POLICY'))"
-    ).format(root=str(REPO_ROOT))
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
     assert out.stdout.split() == ["False", "None"]  # torch came first: reported, nothing pretended

@@ -6,6 +6,7 @@ the way ``imagecorruptions.corrupt`` does (``np.uint8(np.clip(x, 0, 255))``: cli
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -91,7 +92,9 @@ def _check_batch(x: torch.Tensor) -> None:
 CPU_CHUNK_BYTES = 8 << 20
 
 
-def chunk_bounds(n: int, height: int, width: int, device: torch.device, threads: int) -> list[tuple[int, int]]:
+def chunk_bounds(
+    n: int, height: int, width: int, device: torch.device, threads: int
+) -> list[tuple[int, int]]:
     """The (start, stop) of each family call: the whole batch on a GPU; on the CPU chunks of about
     ``CPU_CHUNK_BYTES`` of float32, as many as a multiple of ``threads`` (equal shares: 3 chunks on 2
     threads would leave one idle a third of the time), their sizes as even as they can be."""
@@ -102,7 +105,7 @@ def chunk_bounds(n: int, height: int, width: int, device: torch.device, threads:
     chunks = -(-n // by_bytes)
     chunks = min(n, -(-chunks // threads) * threads)
     edges = [n * k // chunks for k in range(chunks + 1)]
-    return list(zip(edges, edges[1:]))
+    return list(itertools.pairwise(edges))
 
 
 def run_batch(

@@ -251,7 +251,12 @@ def motion_blur(x: torch.Tensor, radius: int, sigma: float, angles: list[float])
     n, _, h, w = x.shape
     per_image = [motion_blur_taps(radius, sigma, a, h, w) for a in angles]
     count = max(len(t) for t in per_image)
-    if count and x.device.type == "cpu" and x.dtype == torch.float32 and x[0].numel() > MOTION_GATHER_MAX_VALUES:
+    if (
+        count
+        and x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and x[0].numel() > MOTION_GATHER_MAX_VALUES
+    ):
         return _shifted_sums_compiled(x, per_image)
     if n == 1 or count == 0 or x[0].numel() > MOTION_GATHER_MAX_VALUES:
         return torch.stack([shifted_sum(img, t) for img, t in zip(x, per_image, strict=True)])
@@ -277,7 +282,9 @@ def motion_blur(x: torch.Tensor, radius: int, sigma: float, angles: list[float])
     return out
 
 
-def _shifted_sums_compiled(x: torch.Tensor, per_image: list[tuple[tuple[int, int, float], ...]]) -> torch.Tensor:
+def _shifted_sums_compiled(
+    x: torch.Tensor, per_image: list[tuple[tuple[int, int, float], ...]]
+) -> torch.Tensor:
     """:func:`shifted_sum` of every picture of a CPU float32 batch by ``_motion_kernel`` (one pass per
     output row instead of one per tap), the pictures spread over ``_ops.map_pictures``' threads."""
     from evaluator.corruptions._motion_kernel import shifted_sum as compiled

@@ -11,6 +11,7 @@ generator, and compiled code can draw and use the numbers in one pass.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -77,7 +78,7 @@ def map_row_groups(fn: Callable[[slice], None], rows: int, values_per_row: int) 
     if workers <= 1 or rows * values_per_row < 2 * PARALLEL_MIN_VALUES:
         workers = 1
     bounds = [rows * k // workers for k in range(workers + 1)]
-    map_pictures(fn, [slice(a, b) for a, b in zip(bounds, bounds[1:])], PARALLEL_MIN_VALUES)
+    map_pictures(fn, [slice(a, b) for a, b in itertools.pairwise(bounds)], PARALLEL_MIN_VALUES)
 
 
 def _fill(generators, shape: Sequence[int], device, kernel_name: str, dtype=None, *args) -> torch.Tensor:

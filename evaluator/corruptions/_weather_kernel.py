@@ -26,7 +26,13 @@ def snow_blend(
     degrees, clip to [0, 1], times 255."""
     n, _, h, w = images.shape
     r, g, b = gray_weights[0], gray_weights[1], gray_weights[2]
-    full, lift, half, zero, one = np.float32(255.0), np.float32(1.5), np.float32(0.5), np.float32(0), np.float32(1)
+    full, lift, half, zero, one = (
+        np.float32(255.0),
+        np.float32(1.5),
+        np.float32(0.5),
+        np.float32(0),
+        np.float32(1),
+    )
     for i in range(n):
         for y in range(h):
             for x in range(w):
@@ -43,7 +49,9 @@ def snow_blend(
 
 
 @numba.njit(cache=True, nogil=True)
-def fog_blend(images: np.ndarray, plasma: np.ndarray, gain: np.float32, scales: np.ndarray, out: np.ndarray) -> None:
+def fog_blend(
+    images: np.ndarray, plasma: np.ndarray, gain: np.float32, scales: np.ndarray, out: np.ndarray
+) -> None:
     """``weather.apply_fog`` on (N, 3, H, W) float32 values: ``(x + plasma * gain) * scale`` with the
     picture's ``scale``, clipped to [0, 255]; ``plasma`` (N, S, S), S >= H, W, is cropped top-left."""
     n, channels, h, w = images.shape
@@ -80,7 +88,13 @@ def spatter_blend(
 
 @numba.njit(cache=True, nogil=True)
 def frost_blend(
-    image: np.ndarray, layer: np.ndarray, top: int, left: int, weight: np.float32, frost_weight: np.float32, out: np.ndarray
+    image: np.ndarray,
+    layer: np.ndarray,
+    top: int,
+    left: int,
+    weight: np.float32,
+    frost_weight: np.float32,
+    out: np.ndarray,
 ) -> None:
     """``weather.apply_frost`` for one picture (C, H, W) float32 and its texture: ``weight * x +
     frost_weight * crop`` (the crop at ``top``, ``left``), clipped to [0, 255]."""

@@ -175,7 +175,11 @@ def disk_runs(radius: float, alias_blur: float) -> DiskRuns | None:
     # the promise: Gaussian * disk is the kernel the reference builds
     full = np.zeros((2 * half + 1 + 2 * reach,) * 2)
     full[reach:-reach, reach:-reach] = inside * runs.scale
-    smooth = sum(g[i] * g[j] * full[i : i + 2 * half + 1, j : j + 2 * half + 1] for i in range(ksize) for j in range(ksize))
+    smooth = sum(
+        g[i] * g[j] * full[i : i + 2 * half + 1, j : j + 2 * half + 1]
+        for i in range(ksize)
+        for j in range(ksize)
+    )
     assert np.allclose(smooth, disk_kernel(radius, alias_blur).numpy(), rtol=0, atol=1e-6)
     return runs
 
@@ -187,14 +191,23 @@ def _defocus_cpu(images: torch.Tensor, runs: DiskRuns) -> torch.Tensor:
     from evaluator.corruptions._defocus_kernel import disk_then_gaussian
 
     n, c, h, w = images.shape
-    padded = F.pad(images.reshape(n * c, 1, h, w), (runs.half,) * 4, mode="reflect").reshape(n * c, h + 2 * runs.half, -1)
+    padded = F.pad(images.reshape(n * c, 1, h, w), (runs.half,) * 4, mode="reflect").reshape(
+        n * c, h + 2 * runs.half, -1
+    )
     planes = padded.numpy()
     out = torch.empty(n * c, h, w)
     target = out.numpy()
     scale = np.float32(runs.scale)
     _ops.map_pictures(
         lambda i: disk_then_gaussian(
-            planes[i], runs.half, runs.row_offsets, runs.run_starts, runs.run_stops, scale, runs.taps, target[i]
+            planes[i],
+            runs.half,
+            runs.row_offsets,
+            runs.run_starts,
+            runs.run_stops,
+            scale,
+            runs.taps,
+            target[i],
         ),
         range(n * c),
         h * w,
@@ -358,7 +371,9 @@ def glass_blur(images: torch.Tensor, param: Glass, generators) -> torch.Tensor:
         shuffled = torch.empty_like(x)
         target = shuffled.reshape(n, c, h * w).numpy()
         _ops.map_pictures(
-            lambda i: take_pixels(pixels[i], glass_shuffle_sources(h, w, param.max_delta, codes[i]), target[i]),
+            lambda i: take_pixels(
+                pixels[i], glass_shuffle_sources(h, w, param.max_delta, codes[i]), target[i]
+            ),
             range(n),
             codes[0].size,
         )

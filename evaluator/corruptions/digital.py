@@ -266,7 +266,9 @@ def _warp_cpu(x: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
     out = torch.empty_like(x)
     target = out.numpy()
     _ops.map_pictures(
-        lambda i: warp(pictures[i], shifts[i, 0], shifts[i, 1], target[i]), range(x.shape[0]), pictures[0].size
+        lambda i: warp(pictures[i], shifts[i, 0], shifts[i, 1], target[i]),
+        range(x.shape[0]),
+        pictures[0].size,
     )
     return out
 

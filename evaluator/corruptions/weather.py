@@ -443,7 +443,9 @@ def apply_spatter(images: torch.Tensor, param: Spatter, noise: torch.Tensor) -> 
     pictures, cover = images.contiguous().numpy(), layer[:, 0].contiguous().numpy()
     gain, tints = np.float32(param.intensity), colour.numpy()
     _ops.map_pictures(
-        lambda i: spatter_blend(pictures[i : i + 1], cover[i : i + 1], gain, tints, param.mud, out[i : i + 1].numpy()),
+        lambda i: spatter_blend(
+            pictures[i : i + 1], cover[i : i + 1], gain, tints, param.mud, out[i : i + 1].numpy()
+        ),
         range(images.shape[0]),
         pictures[0].size,
     )
