@@ -24,7 +24,8 @@ from its flow graph) and a floor; the three later passes need up to 29 bits, whi
 a sum that falls next to a rounding boundary may round the other way than libjpeg's integers. Against
 Pillow: most pictures identical bit for bit, at most 12 values per picture off (by 1, rarely 2), the
 mean absolute difference at most 0.0008 grey levels per picture over the test photos and sizes.
-Float64 would make the passes exact, at about twice their cost.
+Float64 products would make them exact (bit-for-bit tested in development), at 1.5 to 4 times the
+cost of float32 ones on a 2-core AMD EPYC with MKL.
 
 Layout (see :class:`Bands`): samples are kept as the matrix the column passes multiply, so each of
 those is one (8 x 8) @ (8 x everything) product, and the row passes see the same memory as rows of
@@ -150,6 +151,7 @@ class _Tables:
     reciprocals: tuple[torch.Tensor, torch.Tensor]  # luma, chroma (8, 1, Wp): jcdctmgr.c's divisions
     tables: tuple[torch.Tensor, torch.Tensor]  # luma, chroma (8, 1, Wp): dequantization
     dc_offset: torch.Tensor  # (8, 1, Wp): dc_offset() on the DC coefficients
+    ycc_offsets: torch.Tensor  # (3,): _RGB_TO_YCC's offsets, scaled
     downsample_bias: torch.Tensor  # (Wp / 2,): jcsample.c's 1, 2, 1, 2 ... (in quarters)
     upsample_bias: torch.Tensor  # (Wp,): jdsample.c's 8, 7, 8, 7 ... (in sixteenths), less 128
 
@@ -185,6 +187,7 @@ def _tables(quality: int, width: int, device: torch.device) -> _Tables:
         reciprocals=(tiled(_AWAY_FROM_ZERO / (8 * luma)), tiled(_AWAY_FROM_ZERO / (8 * chroma))),
         tables=(tiled(luma), tiled(chroma)),
         dc_offset=tiled(offset),
+        ycc_offsets=t([offset / (1 << COLOR_BITS) for _, offset in _RGB_TO_YCC]),
         downsample_bias=t(np.tile([1 / 4, 2 / 4], width // 4)),
         upsample_bias=t(np.tile([8 / 16 - 128, 7 / 16 - 128], width // 2)),
     )
@@ -239,14 +242,15 @@ _RGB_TO_YCC = (
 )
 
 
-def rgb_to_ycc(rgb: torch.Tensor, channel: int, out: torch.Tensor) -> torch.Tensor:
+def rgb_to_ycc(rgb: torch.Tensor, channel: int, offset: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """jccolor.c rgb_ycc_convert for one output channel (0: Y, 1: Cb, 2: Cr), RGB planes
     ``rgb`` (3, ...) -> ``out`` (same shape as a plane, any strides): the fixed-point sum, centred on 0,
-    its floor still to take. Float32 is exact: every partial sum is a multiple of 2**-16 below 2**8."""
-    weights, offset = _RGB_TO_YCC[channel]
+    its floor still to take (``offset``: the channel's, 0-d). Float32 is exact: every partial sum is a
+    multiple of 2**-16 below 2**8."""
+    weights = _RGB_TO_YCC[channel][0]
     scale = 1.0 / (1 << COLOR_BITS)
     r, g, b = rgb.view(3, *out.shape)
-    torch.add(out.new_tensor(offset * scale), r, alpha=weights[0] * scale, out=out)
+    torch.add(offset, r, alpha=weights[0] * scale, out=out)
     return out.add_(g, alpha=weights[1] * scale).add_(b, alpha=weights[2] * scale)
 
 
@@ -377,7 +381,7 @@ def round_trip(images: torch.Tensor, quality: int) -> torch.Tensor:
     rgb = rgb_planes(images, (hp, wp))
     ycc = torch.empty(3, n, hp, wp, dtype=torch.float32, device=images.device)
     for channel in range(3):
-        rgb_to_ycc(rgb, channel, ycc[channel])
+        rgb_to_ycc(rgb, channel, tables.ycc_offsets[channel], ycc[channel])
     del rgb
     torch.floor(ycc[0].view(n, hp // 8, 8, wp), out=bands.luma())
     chroma = ycc[1:].floor_()
