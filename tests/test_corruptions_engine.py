@@ -287,8 +287,14 @@ def test_pixelate_is_pillows_picture_bit_for_bit(height, width):
             np.testing.assert_array_equal(got.permute(1, 2, 0).numpy(), expected, err_msg=str(c))
 
 
-@pytest.mark.parametrize("height,width", [(224, 224), (32, 32), (61, 45), (37, 130)])
-def test_jpeg_compression_is_pillows_round_trip_bit_for_bit(height, width):
+# Measured worst per-picture mean absolute difference to Pillow over these sizes and photos, all
+# qualities: 0.00073 grey levels (61 x 45, quality 15: 6 of 8235 values off by 1). The DCTs' float32
+# sums differ from libjpeg's integer ones on rare values next to a rounding boundary.
+JPEG_MAD_BOUND = 0.0015
+
+
+@pytest.mark.parametrize("height,width", [(224, 224), (32, 32), (61, 45), (37, 130), (500, 333)])
+def test_jpeg_compression_is_pillows_round_trip(height, width):
     import io
 
     from PIL import Image
@@ -300,21 +306,45 @@ def test_jpeg_compression_is_pillows_round_trip_bit_for_bit(height, width):
     x = torch.stack([torch.from_numpy(p[:height, :width].copy()).permute(2, 0, 1) for p in pictures])
     previous = torch.get_num_threads()
     try:
-        for threads in (1, 2):  # one codec list per thread
+        for threads in (1, 2):  # one group of pictures per thread
             torch.set_num_threads(threads)
             for quality in digital.JPEG_QUALITY["imagenet-c"] + digital.JPEG_QUALITY["cifar10-c"]:
                 out = digital.jpeg_compression(x, quality, None)
-                for picture, got in zip(x, out, strict=True):
+                for i, (picture, got) in enumerate(zip(x, out, strict=True)):
                     buffer = io.BytesIO()
                     Image.fromarray(picture.permute(1, 2, 0).numpy().copy()).save(
                         buffer, "JPEG", quality=quality
                     )
-                    expected = np.asarray(Image.open(buffer).convert("RGB"))
-                    np.testing.assert_array_equal(
-                        got.permute(1, 2, 0).numpy(), expected, err_msg=str(quality)
-                    )
+                    expected = np.asarray(Image.open(buffer).convert("RGB")).astype(np.int16)
+                    mad = np.abs(got.permute(1, 2, 0).numpy().astype(np.int16) - expected).mean()
+                    assert mad <= JPEG_MAD_BOUND, (quality, i, mad)
+                    alone = digital.jpeg_compression(x[i : i + 1], quality, None)[0]
+                    assert torch.equal(alone, got), (quality, i)  # the batch does not matter
     finally:
         torch.set_num_threads(previous)
+
+
+def test_jpeg_codec_is_torch_ops_on_the_pictures_device():
+    """The codec emulation never takes the pictures off the torch device (no NumPy, no Python numbers
+    read back), so the same ops run on a GPU. Tables built once from constants are not pictures."""
+    from torch.overrides import TorchFunctionMode
+
+    from evaluator.corruptions import _jpeg
+
+    host_trips = {"numpy", "item", "tolist", "__array__", "cpu", "__float__", "__int__", "__bool__"}
+    seen: set[str] = set()
+
+    class Watch(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            seen.add(getattr(func, "__name__", str(func)))
+            return func(*args, **(kwargs or {}))
+
+    x = _batch(2, 40)
+    expected = _jpeg.round_trip(x, 15)
+    with Watch():
+        out = _jpeg.round_trip(x, 15)
+    assert seen and not seen & host_trips, seen & host_trips
+    assert torch.equal(out, expected) and out.device == x.device and out.dtype == torch.uint8
 
 
 def test_pixelate_nearest_index_is_pillows():

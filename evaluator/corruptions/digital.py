@@ -7,28 +7,23 @@
   warp (the three control points jittered by up to ``affine`` px, OpenCV ``BORDER_REFLECT_101``), then uniform
   noise in [-1, 1] blurred with ``sigma`` px, times ``alpha`` px.
 - pixelate: PIL ``BOX`` downscale by ``c`` (two passes rounded to uint8, as PIL does), ``NEAREST`` upscale.
-- jpeg_compression: libjpeg-turbo encode at ``quality`` (Pillow, as the reference), decode (torchvision.io).
+- jpeg_compression: the lossy steps of Pillow's JPEG save at ``quality`` and load (libjpeg-turbo: colour
+  conversion, 4:2:0, islow DCT, quantization, fancy upsampling) in torch arithmetic, entropy coding left
+  out (lossless); within 0.001 grey levels of the reference on average.
 - saturate: HSV saturation ``s -> clip(s * a + b, 0, 1)`` (skimage's rgb2hsv/hsv2rgb, in closed form).
 """
 
 from __future__ import annotations
 
 import functools
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from evaluator.corruptions import _ops
+from evaluator.corruptions import _jpeg, _ops
 from evaluator.corruptions._spec import CorruptionSpec
-
-# torchvision 0.29 deprecates torchvision.io's JPEG codec in favour of torchcodec (not installable here);
-# it is still libjpeg-turbo, the same codec PIL uses.
-warnings.filterwarnings(
-    "ignore", message="The image decoding and encoding capabilities", category=DeprecationWarning
-)
 
 
 @dataclass(frozen=True)
@@ -188,24 +183,14 @@ def pixelate(images: torch.Tensor, c: float, generators) -> torch.Tensor:
 
 
 def jpeg_compression(images: torch.Tensor, quality: int, generators) -> torch.Tensor:
-    """uint8 in, uint8 out: libjpeg-turbo encode at ``quality`` and decode (torchvision.io, straight
-    from and to (3, H, W)), on the CPU whatever the images' device (the GPU codec, nvJPEG, decodes
-    slightly differently, and the output must not depend on the device). The reference encodes with
-    Pillow: the same libjpeg-turbo with the same settings (4:2:0 chroma subsampling, libjpeg's
-    default tables scaled by ``quality``, integer DCT): the same decoded picture (tested). The
-    pictures go to the codec in one list per thread (``_ops.map_pictures``)."""
-    from torchvision.io import ImageReadMode, decode_jpeg, encode_jpeg
-
-    pictures = list(images.cpu().contiguous())
-    threads = max(1, min(torch.get_num_threads(), len(pictures)))
-    groups = [pictures[i::threads] for i in range(threads)]
-
-    def codec(group: list[torch.Tensor]) -> list[torch.Tensor]:
-        return decode_jpeg(encode_jpeg(group, quality=int(quality)), mode=ImageReadMode.RGB)
-
-    decoded = _ops.map_pictures(codec, groups, len(groups[0]) * pictures[0].numel())
-    ordered = [decoded[i % threads][i // threads] for i in range(len(pictures))]
-    return torch.stack(ordered).to(images.device)
+    """uint8 in, uint8 out: JPEG's lossy steps at ``quality`` as the reference's codec performs them
+    (Pillow's save and load: libjpeg-turbo, 4:2:0, the Annex K tables scaled by ``quality``, islow
+    DCTs, fancy upsampling), emulated with torch arithmetic by :mod:`._jpeg` on the images' device,
+    the batch at once, torch's intra-op threads splitting each op (no entropy coding: it is lossless).
+    Every integer step is libjpeg's; only the DCTs' sums run in float32 instead of integers: against
+    Pillow the mean absolute difference is at most 0.0008 grey levels per picture on the test photos
+    (most pictures are identical bit for bit)."""
+    return _jpeg.round_trip(images, quality)
 
 
 def _affine_matrices(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
