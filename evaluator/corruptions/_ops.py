@@ -51,10 +51,10 @@ def map_pictures(fn: Callable[[T], R], items: Iterable[T], values_per_picture: i
     handles at least ``PARALLEL_MIN_VALUES`` values.
 
     For per-picture work that torch's intra-op threads cannot spread: a random fill from one
-    picture's generator is sequential, and Pillow's codecs and resamplers work on one picture at a
-    time. All of them release the GIL. ``fn`` must only touch its own item's data: the results are the
-    same, in the same order, whatever the thread count. Inside a pool thread (one torch thread) the
-    calls run inline, so nested use cannot deadlock."""
+    picture's generator is sequential, and Pillow's resamplers work on one picture at a time. All of
+    them release the GIL. ``fn`` must only touch its own item's data: the results are the same, in
+    the same order, whatever the thread count. Inside a pool thread (one torch thread) the calls run
+    inline, so nested use cannot deadlock."""
     items = list(items)
     workers = min(torch.get_num_threads(), len(items))
     if workers <= 1 or values_per_picture < PARALLEL_MIN_VALUES:
