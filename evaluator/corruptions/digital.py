@@ -7,15 +7,17 @@
   warp (the three control points jittered by up to ``affine`` px, OpenCV ``BORDER_REFLECT_101``), then uniform
   noise in [-1, 1] blurred with ``sigma`` px, times ``alpha`` px.
 - pixelate: PIL ``BOX`` downscale by ``c`` (two passes rounded to uint8, as PIL does), ``NEAREST`` upscale.
-- jpeg_compression: the lossy steps of Pillow's JPEG save at ``quality`` and load (libjpeg-turbo: colour
-  conversion, 4:2:0, islow DCT, quantization, fancy upsampling) in torch arithmetic, entropy coding left
-  out (lossless); within 0.001 grey levels of the reference on average.
+- jpeg_compression: Pillow's JPEG save at ``quality`` and load (libjpeg-turbo). Large pictures on the CPU
+  go through libjpeg itself (bit for bit the reference's); small ones and GPUs through an emulation of
+  the codec's lossy steps (colour conversion, 4:2:0, islow DCT, quantization, fancy upsampling) in
+  torch arithmetic, entropy coding left out (lossless): within 0.001 grey levels on average.
 - saturate: HSV saturation ``s -> clip(s * a + b, 0, 1)`` (skimage's rgb2hsv/hsv2rgb, in closed form).
 """
 
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +26,12 @@ import torch.nn.functional as F
 
 from evaluator.corruptions import _jpeg, _ops
 from evaluator.corruptions._spec import CorruptionSpec
+
+# torchvision 0.29 deprecates torchvision.io's JPEG codec in favour of torchcodec (not installable here);
+# it is still libjpeg-turbo, the same codec Pillow uses.
+warnings.filterwarnings(
+    "ignore", message="The image decoding and encoding capabilities", category=DeprecationWarning
+)
 
 
 @dataclass(frozen=True)
@@ -182,15 +190,50 @@ def pixelate(images: torch.Tensor, c: float, generators) -> torch.Tensor:
     return torch.from_numpy(np.stack(compiled))
 
 
+# On the CPU, pictures up to this many pixels take the emulation (there it is 2-10x libjpeg's round
+# trip: one batched pass instead of a codec call per picture); larger ones libjpeg itself, whose SIMD
+# transforms the emulation's torch ops do not match (measured: 0.75x the reference at 224 px).
+JPEG_EMULATION_MAX_PIXELS = 96 * 96
+
+
 def jpeg_compression(images: torch.Tensor, quality: int, generators) -> torch.Tensor:
-    """uint8 in, uint8 out: JPEG's lossy steps at ``quality`` as the reference's codec performs them
-    (Pillow's save and load: libjpeg-turbo, 4:2:0, the Annex K tables scaled by ``quality``, islow
-    DCTs, fancy upsampling), emulated with torch arithmetic by :mod:`._jpeg` on the images' device,
-    the batch at once, torch's intra-op threads splitting each op (no entropy coding: it is lossless).
-    Every integer step is libjpeg's; only the DCTs' sums run in float32 instead of integers: against
-    Pillow the mean absolute difference is at most 0.0008 grey levels per picture on the test photos
-    (most pictures are identical bit for bit)."""
-    return _jpeg.round_trip(images, quality)
+    """uint8 in, uint8 out: the reference's JPEG round trip at ``quality`` (Pillow's save and load:
+    libjpeg-turbo, 4:2:0, the Annex K tables scaled by ``quality``, islow DCTs, fancy upsampling).
+
+    On a GPU, and for small pictures on the CPU, JPEG's lossy steps emulated in torch arithmetic by
+    :mod:`._jpeg` (the batch at once; no entropy coding, which is lossless). Every integer step is
+    libjpeg's; only the DCTs' sums run in float32: against Pillow the mean absolute difference is at
+    most 0.0008 grey levels per picture on the test photos, most pictures identical bit for bit.
+    Larger pictures on the CPU go through libjpeg-turbo itself (:func:`_libjpeg_round_trip`): the
+    reference's own picture, bit for bit."""
+    h, w = images.shape[-2:]
+    if images.device.type != "cpu" or h * w <= JPEG_EMULATION_MAX_PIXELS:
+        return _jpeg.round_trip(images, quality)
+    return _libjpeg_round_trip(images, int(quality))
+
+
+def _libjpeg_round_trip(images: torch.Tensor, quality: int) -> torch.Tensor:
+    """torchvision's libjpeg-turbo encoder and decoder, with the settings Pillow gives libjpeg (the
+    reference's codec): the same decoded picture as Pillow's round trip (tested), one picture per call
+    on ``_ops.map_pictures``' threads (both release the GIL; Pillow's encoder does not).
+
+    The codec works on (H, W, 3) pixels and torchvision's (3, H, W) tensors are views of them: OpenCV
+    interleaves the planes and splits them back with SIMD, where torch's and NumPy's strided uint8
+    copies take about 1 ns per byte (as long as the encoding itself at 512 px)."""
+    import cv2
+    from torchvision.io import ImageReadMode, decode_jpeg, encode_jpeg
+
+    planes = images.contiguous().numpy()
+    out = np.empty_like(planes)
+
+    def one(i: int) -> None:
+        pixels = torch.from_numpy(cv2.merge(list(planes[i]))).permute(2, 0, 1)
+        decoded = decode_jpeg(encode_jpeg(pixels, quality=quality), mode=ImageReadMode.RGB)
+        for target, plane in zip(out[i], cv2.split(decoded.permute(1, 2, 0).numpy()), strict=True):
+            target[...] = plane
+
+    _ops.map_pictures(one, range(planes.shape[0]), planes[0].size)
+    return torch.from_numpy(out)
 
 
 def _affine_matrices(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
