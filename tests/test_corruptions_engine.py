@@ -396,3 +396,16 @@ def _corrupt_in_child(x, seeds):
     torch.set_num_threads(2)
     _ops.PARALLEL_MIN_VALUES = 0  # every per-picture call goes through the (child's) pool
     return corrupt_batch(x, "gaussian_noise", 3, seeds)
+
+
+@pytest.mark.parametrize("size", [32, 70])
+def test_pixel_major_batches_are_made_planar_exactly(size):
+    # datasets hand the engine (N, 3, H, W) views of (N, H, W, 3) pixels: copied to planes by NumPy
+    # (small pictures) or OpenCV (larger ones), the same bytes as torch's copy, and corrupted alike
+    pixels = torch.randint(0, 256, (3, size, size + 3, 3), generator=torch.Generator().manual_seed(size))
+    view = pixels.to(torch.uint8).permute(0, 3, 1, 2)
+    planar = _ops.planar_uint8(view)
+    assert planar.is_contiguous() and torch.equal(planar, view.contiguous())
+    assert torch.equal(
+        corrupt_batch(view, "contrast", 3, [1, 2, 3]), corrupt_batch(planar, "contrast", 3, [1, 2, 3])
+    )

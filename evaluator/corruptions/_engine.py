@@ -121,7 +121,7 @@ def run_batch(
     all of torch's threads. Every picture draws only from its own generator, so the output does not
     depend on the chunking or on the thread count."""
     check_size(x.shape[2], x.shape[3], params)
-    work = x.to(device) if device is not None else x
+    work = _ops.planar_uint8(x.to(device) if device is not None else x)
     param = spec.param(params, severity)
     gens = seeding.generators(seeds)
     out = torch.empty_like(work)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+import numpy as np
 import torch
 
 T = TypeVar("T")
@@ -62,11 +63,31 @@ def map_pictures(fn: Callable[[T], R], items: Iterable[T], values_per_picture: i
     return list(_pool(workers).map(fn, items))
 
 
+def planar_uint8(x: torch.Tensor) -> torch.Tensor:
+    """A contiguous (N, 3, H, W) copy of a CPU uint8 batch that is a view of (N, H, W, 3) pixels (as
+    decoded pictures and dataset arrays are), else ``x.contiguous()``. torch's strided uint8 copy
+    takes ~1 ns per byte (1.6 ms for 8 pictures of 224 px); NumPy's transpose copy is ~4x faster,
+    OpenCV's SIMD channel split ~6x on pictures of 64 x 64 px and more."""
+    if x.is_contiguous() or x.device.type != "cpu" or x.dtype != torch.uint8 or x.ndim != 4:
+        return x.contiguous()
+    pixels = x.permute(0, 2, 3, 1)
+    if not pixels.is_contiguous():
+        return x.contiguous()
+    pixels = pixels.numpy()
+    if x.shape[2] * x.shape[3] < 64 * 64:
+        return torch.from_numpy(np.ascontiguousarray(pixels.transpose(0, 3, 1, 2)))
+    import cv2
+
+    out = np.empty(x.shape, dtype=np.uint8)
+    for picture, target in zip(pixels, out, strict=True):
+        for plane, channel in zip(target, cv2.split(picture), strict=True):
+            plane[...] = channel
+    return torch.from_numpy(out)
+
+
 def picture_keys(generators: Sequence[torch.Generator]):
     """One 64-bit key per picture, drawn from its generator: the start of its stream in
     ``_random_kernel`` (uint64 NumPy array)."""
-    import numpy as np
-
     keys = [torch.randint(-(1 << 63), (1 << 63) - 1, (), generator=g, dtype=torch.int64) for g in generators]
     return np.array([int(k) for k in keys], dtype=np.int64).view(np.uint64)
 
@@ -82,8 +103,6 @@ def map_row_groups(fn: Callable[[slice], None], rows: int, values_per_row: int) 
 
 
 def _fill(generators, shape: Sequence[int], device, kernel_name: str, dtype=None, *args) -> torch.Tensor:
-    import numpy as np
-
     from evaluator.corruptions import _random_kernel
 
     kernel = getattr(_random_kernel, kernel_name)
@@ -108,8 +127,6 @@ def rand(generators, shape: Sequence[int], device) -> torch.Tensor:
 def randint(generators, bound: int, shape: Sequence[int], device) -> torch.Tensor:
     """Integers in [0, bound) (``bound <= 256``), one uint8 tensor of ``shape`` per image: (N, *shape),
     from each picture's stream (``_random_kernel.integer_fill``)."""
-    import numpy as np
-
     if not 1 <= bound <= 256:
         raise ValueError(f"bound must be in 1..256, got {bound}")
     return _fill(generators, shape, device, "integer_fill", np.uint8, int(bound))
@@ -198,7 +215,6 @@ def separable_filter_opencv(x: torch.Tensor, taps_rows, taps_cols, mode: str) ->
     kernels used here), the pictures spread over :func:`map_pictures`' threads (OpenCV releases the
     GIL). ``mode``: a SciPy boundary mode."""
     import cv2
-    import numpy as np
 
     dtype = np.float32 if x.dtype == torch.float32 else np.float64
     rows = np.asarray(taps_rows, dtype=dtype)
