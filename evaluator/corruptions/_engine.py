@@ -6,7 +6,6 @@ the way ``imagecorruptions.corrupt`` does (``np.uint8(np.clip(x, 0, 255))``: cli
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -103,9 +102,7 @@ def chunk_bounds(
     by_bytes = max(1, CPU_CHUNK_BYTES // (3 * height * width * 4))
     threads = max(1, min(threads, n))
     chunks = -(-n // by_bytes)
-    chunks = min(n, -(-chunks // threads) * threads)
-    edges = [n * k // chunks for k in range(chunks + 1)]
-    return list(itertools.pairwise(edges))
+    return _ops.even_bounds(n, min(n, -(-chunks // threads) * threads))
 
 
 def run_batch(

@@ -63,14 +63,19 @@ def map_pictures(fn: Callable[[T], R], items: Iterable[T], values_per_picture: i
         return [fn(item) for item in items]
     # one contiguous share per thread; the caller takes the first itself (on one torch thread) while
     # the pool threads wake up: on a VM an idle thread takes 0.2-0.5 ms to start running
-    bounds = [len(items) * k // workers for k in range(workers + 1)]
-    shares = [items[a:b] for a, b in itertools.pairwise(bounds)]
+    shares = [items[a:b] for a, b in even_bounds(len(items), workers)]
     pending = [_pool(workers - 1).submit(_run_share, fn, share) for share in shares[1:]]
     with _torch_threads(1):
         results = _run_share(fn, shares[0])
     for future in pending:
         results.extend(future.result())
     return results
+
+
+def even_bounds(n: int, parts: int) -> list[tuple[int, int]]:
+    """The (start, stop) of ``parts`` contiguous shares of ``range(n)``, their sizes as even as can be."""
+    edges = [n * k // parts for k in range(parts + 1)]
+    return list(itertools.pairwise(edges))
 
 
 def _run_share(fn: Callable[[T], R], share: list[T]) -> list[R]:
@@ -123,8 +128,7 @@ def map_row_groups(fn: Callable[[slice], None], rows: int, values_per_row: int) 
     workers = min(torch.get_num_threads(), rows)
     if workers <= 1 or rows * values_per_row < 2 * PARALLEL_MIN_VALUES:
         workers = 1
-    bounds = [rows * k // workers for k in range(workers + 1)]
-    map_pictures(fn, [slice(a, b) for a, b in itertools.pairwise(bounds)], PARALLEL_MIN_VALUES)
+    map_pictures(fn, [slice(a, b) for a, b in even_bounds(rows, workers)], PARALLEL_MIN_VALUES)
 
 
 def _fill(generators, shape: Sequence[int], device, kernel_name: str, dtype=None, *args) -> torch.Tensor:

@@ -19,8 +19,7 @@ same-sized images and returns the corrupted batch:
 On the CPU the engine hands a family a few pictures at a time (up to about 8 MB of float32 per call, as
 many calls as a multiple of torch's thread count: bounded temporaries, which the allocator recycles
 (see ``evaluator.allocator``), in as few calls as the threads allow). The chunks run concurrently on a
-pool of
-``torch.get_num_threads()`` threads (one torch thread each; ``spread="ops"``: in turn on torch's
+pool of ``torch.get_num_threads()`` threads (one torch thread each; ``spread="ops"``: in turn on torch's
 threads), so a corruption function must be thread safe: cached tensors (``lru_cache``) are read, never
 modified in place, and no state is shared between calls.
 """

@@ -50,9 +50,9 @@ def snow_blend(
 
 @numba.njit(cache=True, nogil=True)
 def fog_blend(
-    images: np.ndarray, plasma: np.ndarray, gain: np.float32, scales: np.ndarray, out: np.ndarray
+    images: np.ndarray, plasma: np.ndarray, scales: np.ndarray, gain: np.float32, out: np.ndarray
 ) -> None:
-    """``weather.apply_fog`` on (N, 3, H, W) float32 values: ``(x + plasma * gain) * scale`` with the
+    """``weather.blend_fog`` on (N, 3, H, W) float32 values: ``(x + plasma * gain) * scale`` with the
     picture's ``scale``, clipped to [0, 255]; ``plasma`` (N, S, S), S >= H, W, is cropped top-left."""
     n, channels, h, w = images.shape
     zero, full = np.float32(0), np.float32(255.0)

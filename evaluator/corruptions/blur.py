@@ -107,9 +107,10 @@ ZOOM_MATMUL_MAX_SIDE = 64  # zoom_blur: interpolation matrices up to this side, 
 # ---- helpers --------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=32)
-def disk_kernel(radius: float, alias_blur: float) -> torch.Tensor:
-    """imagecorruptions' ``disk``: a normalised aliased disk smoothed by cv2.GaussianBlur."""
+def _disk_parts(radius: float, alias_blur: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """imagecorruptions' ``disk`` before its smoothing: the coordinates along each axis of its array,
+    the aliased disk on them (bool) and the taps of cv2.getGaussianKernel(ksize, alias_blur), ksize 3
+    up to radius 8, then 5."""
     if radius <= 8:
         coords = np.arange(-8, 8 + 1)
         ksize = 3
@@ -117,12 +118,19 @@ def disk_kernel(radius: float, alias_blur: float) -> torch.Tensor:
         coords = np.arange(-radius, radius + 1)
         ksize = 5
     xx, yy = np.meshgrid(coords, coords)
-    aliased = np.array((xx**2 + yy**2) <= radius**2, dtype=np.float32)
-    aliased /= np.sum(aliased)
-    # cv2.getGaussianKernel(ksize, sigma) applied separably with BORDER_REFLECT_101
     t = np.arange(ksize, dtype=np.float64) - (ksize - 1) / 2
     g = np.exp(-(t**2) / (2 * alias_blur**2))
-    g /= g.sum()
+    return coords, (xx**2 + yy**2) <= radius**2, g / g.sum()
+
+
+@lru_cache(maxsize=32)
+def disk_kernel(radius: float, alias_blur: float) -> torch.Tensor:
+    """imagecorruptions' ``disk``: a normalised aliased disk smoothed by cv2.GaussianBlur."""
+    _, inside, g = _disk_parts(radius, alias_blur)
+    aliased = inside.astype(np.float32)
+    aliased /= np.sum(aliased)
+    # cv2.getGaussianKernel(ksize, sigma) applied separably with BORDER_REFLECT_101
+    ksize = g.size
     r = ksize // 2
     padded = np.pad(aliased.astype(np.float64), r, mode="reflect")
     rows = sum(g[i] * padded[i : i + aliased.shape[0], :] for i in range(ksize))
@@ -146,14 +154,11 @@ class DiskRuns:
 def disk_runs(radius: float, alias_blur: float) -> DiskRuns | None:
     """The row-run form of ``disk_kernel(radius, alias_blur)``, or None where the Gaussian smoothing
     reaches the edge of the kernel's array (there the kernel is not exactly Gaussian * disk)."""
-    half = 8 if radius <= 8 else int(radius)
-    ksize = 3 if radius <= 8 else 5
-    coords = np.arange(-half, half + 1)
-    xx, yy = np.meshgrid(coords, coords)
-    inside = (xx**2 + yy**2) <= radius**2
-    t = np.arange(ksize, dtype=np.float64) - (ksize - 1) / 2
-    g = np.exp(-(t**2) / (2 * alias_blur**2))
-    g /= g.sum()
+    coords, inside, g = _disk_parts(radius, alias_blur)
+    if not np.array_equal(coords, np.round(coords)):  # offsets of whole pixels only
+        return None
+    coords = coords.astype(np.int64)
+    half, ksize = int(coords[-1]), g.size
     reach = ksize // 2
     rows = np.flatnonzero(inside.any(axis=1))
     if np.abs(coords[rows]).max() + reach > half or np.abs(coords[inside.any(axis=0)]).max() + reach > half:

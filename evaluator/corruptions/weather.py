@@ -158,19 +158,25 @@ def apply_snow(images: torch.Tensor, param: Snow, noise: torch.Tensor, angles: l
     if images.device.type == "cpu":
         from evaluator.corruptions._weather_kernel import snow_blend
 
-        out = torch.empty_like(images)
         weights = np.array(RGB_TO_GRAY, dtype=np.float32)
-        pictures, flakes = images.contiguous().numpy(), layer[:, 0].contiguous().numpy()
-        _ops.map_pictures(
-            lambda i: snow_blend(
-                pictures[i : i + 1], flakes[i : i + 1], weights,
-                np.float32(param.blend), np.float32(1 - param.blend), out[i : i + 1].numpy(),
-            ),
-            range(images.shape[0]),
-            pictures[0].size,
-        )  # fmt: skip
-        return out
+        blend, rest = np.float32(param.blend), np.float32(1 - param.blend)
+        return _blend_on_cpu(snow_blend, images, (layer[:, 0],), weights, blend, rest)
     return blend_snow(images, layer, param.blend)
+
+
+def _blend_on_cpu(kernel, images: torch.Tensor, layers: tuple[torch.Tensor, ...], *args) -> torch.Tensor:
+    """A ``_weather_kernel`` blend on a CPU batch, one picture per call on ``_ops.map_pictures``'
+    threads: ``kernel(picture, *its slice of each of layers, *args, out)``, each a batch of one."""
+    pictures = images.contiguous().numpy()
+    arrays = [layer.contiguous().numpy() for layer in layers]
+    out = torch.empty_like(images)
+    target = out.numpy()
+    _ops.map_pictures(
+        lambda i: kernel(pictures[i : i + 1], *(a[i : i + 1] for a in arrays), *args, target[i : i + 1]),
+        range(images.shape[0]),
+        pictures[0].size,
+    )
+    return out
 
 
 def blend_snow(images: torch.Tensor, layer: torch.Tensor, blend: float) -> torch.Tensor:
@@ -383,28 +389,22 @@ def apply_fog(images: torch.Tensor, param: Fog, plasma: torch.Tensor) -> torch.T
     if images.device.type == "cpu":
         from evaluator.corruptions._weather_kernel import fog_blend
 
-        top = images.amax(dim=(1, 2, 3)) / 255.0
-        scales = (top / (top + param.strength)).numpy()
-        pictures, maps = images.contiguous().numpy(), plasma.contiguous().numpy()
-        gain = np.float32(255.0 * param.strength)
-        out = torch.empty_like(images)
-        _ops.map_pictures(
-            lambda i: fog_blend(
-                pictures[i : i + 1], maps[i : i + 1], gain, scales[i : i + 1], out[i : i + 1].numpy()
-            ),
-            range(images.shape[0]),
-            pictures[0].size,
-        )
-        return out
+        scales = _fog_scales(images, param.strength).reshape(-1)
+        return _blend_on_cpu(fog_blend, images, (plasma, scales), np.float32(255.0 * param.strength))
     return blend_fog(images, plasma, param.strength)
 
 
 def blend_fog(images: torch.Tensor, plasma: torch.Tensor, strength: float) -> torch.Tensor:
     """fog's last step (``_weather_kernel.fog_blend`` on the CPU) as torch ops."""
     h, w = images.shape[-2:]
-    top = images.amax(dim=(1, 2, 3), keepdim=True) / 255.0
     fog_layer = plasma[:, None, :h, :w] * (255.0 * strength)
-    return (images + fog_layer).mul_(top / (top + strength)).clamp_(0, 255)
+    return (images + fog_layer).mul_(_fog_scales(images, strength)).clamp_(0, 255)
+
+
+def _fog_scales(images: torch.Tensor, strength: float) -> torch.Tensor:
+    """Each picture's contrast factor m / (m + s), m its maximum in [0, 1]: (N, 1, 1, 1)."""
+    top = images.amax(dim=(1, 2, 3), keepdim=True) / 255.0
+    return top / (top + strength)
 
 
 # ---- brightness -----------------------------------------------------------------------------------
@@ -439,17 +439,8 @@ def apply_spatter(images: torch.Tensor, param: Spatter, noise: torch.Tensor) -> 
         return blend_spatter(images, layer, param.intensity, colour.to(images.device), param.mud)
     from evaluator.corruptions._weather_kernel import spatter_blend
 
-    out = torch.empty_like(images)
-    pictures, cover = images.contiguous().numpy(), layer[:, 0].contiguous().numpy()
     gain, tints = np.float32(param.intensity), colour.numpy()
-    _ops.map_pictures(
-        lambda i: spatter_blend(
-            pictures[i : i + 1], cover[i : i + 1], gain, tints, param.mud, out[i : i + 1].numpy()
-        ),
-        range(images.shape[0]),
-        pictures[0].size,
-    )
-    return out
+    return _blend_on_cpu(spatter_blend, images, (layer[:, 0],), gain, tints, param.mud)
 
 
 def spatter_layer(param: Spatter, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
